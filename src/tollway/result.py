@@ -1,0 +1,65 @@
+"""What ``Router.chat`` and ``Router.stream`` return: the OpenAI body plus the decision."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from openai.types.chat import ChatCompletion
+
+from .decision import Decision, Usage
+from .headers import decision_headers
+
+
+@dataclass
+class Completion:
+    """A chat completion (``body``, the OpenAI JSON) and how it was routed (``decision``)."""
+
+    body: dict[str, Any]
+    decision: Decision
+
+    @property
+    def model(self) -> str:
+        return str(self.body.get("model", ""))
+
+    @property
+    def content(self) -> str | None:
+        choices = self.body.get("choices") or [{}]
+        content = (choices[0].get("message") or {}).get("content")
+        return content if isinstance(content, str) else None
+
+    @property
+    def usage(self) -> Usage:
+        return Usage.from_openai(self.body.get("usage"))
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return decision_headers(self.decision)
+
+    def to_openai(self) -> ChatCompletion:
+        return ChatCompletion.model_validate(self.body)
+
+
+class CompletionStream:
+    """Chunks as they arrive; ``decision`` gains the usage and cost once the stream ends."""
+
+    def __init__(self, chunks: AsyncIterator[dict[str, Any]], decision: Decision) -> None:
+        self._chunks = chunks
+        self.decision = decision
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._chunks
+
+    async def aclose(self) -> None:
+        aclose = getattr(self._chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    async def text(self) -> str:
+        """Read the whole stream and return the content it carried."""
+        parts = []
+        async for chunk in self._chunks:
+            for choice in chunk.get("choices") or []:
+                parts.append((choice.get("delta") or {}).get("content") or "")
+        return "".join(parts)

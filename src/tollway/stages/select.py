@@ -1,0 +1,63 @@
+"""Order the matched task's pool by its selection policy, then append the fallback models."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from .. import select
+from ..catalog import Catalog
+from ..config import TaskPolicy
+from ..errors import NoRouteMatched
+from ..estimate import estimate_cost
+from ..health import Health
+from ..pipeline import Call, Next, Reply
+
+
+class Select:
+    def __init__(self, catalog: Catalog, health: Health) -> None:
+        self.catalog = catalog
+        self.health = health
+
+    async def __call__(self, call: Call, next: Next) -> Reply:
+        decision = call.decision
+        if decision.pinned and decision.candidates:
+            return await next(call)
+        task = call.router.task(decision.task) if decision.task else None
+        if task is None:
+            decision.task = None
+            decision.policy = "fallback"
+            order: list[str] = []
+        else:
+            decision.policy = task.policy
+            order = self.order(task, call)
+        order += [m for m in call.router.fallback_models if m not in order]
+        if not order:
+            raise NoRouteMatched(
+                f"no task of router {call.router.name!r} matched this prompt and the router has no "
+                "fallback_models; add fallback_models to the router or a task that covers it"
+            )
+        decision.candidates = select.healthy_first(order, self.health.available)
+        return await next(call)
+
+    def order(self, task: TaskPolicy, call: Call) -> list[str]:
+        policy = task.selection_policy
+        if policy is None:
+            return select.ranked(task.models)
+        if policy.prefer == "fastest":
+            return select.fastest(task.models, self.health.ttft_ms)
+        floor = call.decision.token_floor
+        costs = {m: estimate_cost(call.request, self.catalog.get(m), floor) for m in task.models}
+        call.decision.estimates.update(costs)
+
+        def cost(model: str) -> Decimal:
+            return costs[model]
+
+        if policy.prefer == "cheapest":
+            return select.cheapest(task.models, cost)
+        return select.optimal(
+            task.models,
+            select.PRESETS[policy.task_slug or ""],
+            cost,
+            quality=lambda m: self.catalog.get(m).quality,
+            reasoning=lambda m: self.catalog.get(m).reasoning,
+        )

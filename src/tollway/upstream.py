@@ -1,0 +1,162 @@
+"""OpenAI-compatible upstream client on httpx: pooled connections, timeouts, SSE, and errors
+translated at the boundary into ``UpstreamError`` with ``retryable`` set."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+
+from .catalog import Catalog, ModelSpec
+from .errors import UpstreamError
+
+# Failures worth trying another model for: the provider is down, slow or rate-limited.
+RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
+
+
+class HttpUpstream:
+    """Calls each model's upstream (``catalog.upstream(model.upstream)``) over one pooled client."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: httpx.Timeout | None = None,
+        limits: httpx.Limits | None = None,
+        env: Mapping[str, str] = os.environ,
+    ) -> None:
+        self.catalog = catalog
+        self._client = httpx.AsyncClient(
+            transport=transport,
+            timeout=timeout or httpx.Timeout(120.0, connect=5.0),
+            limits=limits or httpx.Limits(max_connections=1000, max_keepalive_connections=200),
+        )
+        self._env = env
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def _request(self, model: ModelSpec, body: dict[str, Any]) -> httpx.Request:
+        upstream = self.catalog.upstream(model.upstream)
+        headers = {"content-type": "application/json"}
+        key = self._env.get(upstream.api_key_env) if upstream.api_key_env else None
+        if key:
+            headers["authorization"] = f"Bearer {key}"
+        url = upstream.base_url.rstrip("/") + "/chat/completions"
+        return self._client.build_request("POST", url, content=json.dumps(body), headers=headers)
+
+    async def complete(self, model: ModelSpec, body: dict[str, Any]) -> dict[str, Any]:
+        """One non-streaming completion; raises ``UpstreamError``."""
+        try:
+            response = await self._client.send(self._request(model, body))
+        except httpx.HTTPError as exc:
+            raise transport_error(model.slug, exc) from exc
+        if response.status_code != 200:
+            raise status_error(model.slug, response.status_code, response.content)
+        try:
+            data: dict[str, Any] = response.json()
+        except ValueError as exc:
+            raise UpstreamError(
+                f"model {model.slug!r}: the upstream answered with invalid JSON",
+                model=model.slug,
+                retryable=True,
+            ) from exc
+        return data
+
+    async def open_stream(self, model: ModelSpec, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """Start a stream; errors before the first byte of the body raise here, later ones
+        raise ``UpstreamError`` from the iterator."""
+        try:
+            response = await self._client.send(self._request(model, body), stream=True)
+        except httpx.HTTPError as exc:
+            raise transport_error(model.slug, exc) from exc
+        if response.status_code != 200:
+            content = await response.aread()
+            await response.aclose()
+            raise status_error(model.slug, response.status_code, content)
+        return _events(model.slug, response)
+
+
+async def _events(model: str, response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+    try:
+        async for line in response.aiter_lines():
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                return
+            yield json.loads(data)
+    except httpx.HTTPError as exc:
+        raise transport_error(model, exc) from exc
+    except ValueError as exc:
+        raise UpstreamError(
+            f"model {model!r}: the upstream sent an invalid stream event", model=model, retryable=True
+        ) from exc
+    finally:
+        await response.aclose()
+
+
+def transport_error(model: str, exc: httpx.HTTPError) -> UpstreamError:
+    # We want the most specific message we can give without leaking request details.
+    if isinstance(exc, httpx.TimeoutException):
+        return UpstreamError(
+            f"model {model!r}: the upstream timed out",
+            model=model,
+            retryable=True,
+            status=504,
+            code="upstream_timeout",
+        )
+    return UpstreamError(
+        f"model {model!r}: the upstream could not be reached ({type(exc).__name__})",
+        model=model,
+        retryable=True,
+        code="upstream_unavailable",
+    )
+
+
+def status_error(model: str, status: int, content: bytes) -> UpstreamError:
+    body = _json_or_none(content)
+    detail = _error_message(body) or content[:200].decode("utf-8", "replace")
+    retryable = status in RETRYABLE_STATUS
+    if status in (401, 403):
+        message = f"model {model!r}: the upstream refused tollway's credentials ({status}): {detail}"
+        return UpstreamError(
+            message,
+            model=model,
+            retryable=False,
+            upstream_status=status,
+            status=502,
+            code="upstream_auth",
+            body=body,
+        )
+    # A 4xx the upstream blames on the request is the client's to fix: pass the status through.
+    client_fault = 400 <= status < 500 and not retryable
+    return UpstreamError(
+        f"model {model!r}: the upstream answered {status}: {detail}",
+        model=model,
+        retryable=retryable,
+        upstream_status=status,
+        status=status if client_fault else 502,
+        code="upstream_error",
+        body=body,
+    )
+
+
+def _json_or_none(content: bytes) -> dict[str, Any] | None:
+    try:
+        value = json.loads(content)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _error_message(body: dict[str, Any] | None) -> str | None:
+    if not body:
+        return None
+    error = body.get("error")
+    message = error.get("message") if isinstance(error, dict) else None
+    return message if isinstance(message, str) else None
