@@ -15,6 +15,7 @@ from .health import Health
 from .pipeline import Call, ChatRequest, Next, Pipeline, Reply
 from .result import Completion, CompletionStream
 from .stages import default_pipeline
+from .stats import OutputStats
 from .upstream import HttpUpstream
 
 
@@ -39,7 +40,8 @@ class Router:
         self.config = _as_config(config)
         self.catalog = self.config.catalog
         self.health = health or Health({m.slug: m.ttft_ms for m in self.catalog})
-        self.simulator = None
+        self.stats = OutputStats()
+        self.simulator: Any = None  # the SimulatedProvider when simulate= is used
         if upstream is None:
             upstream = self._default_upstream(simulate)
         self.upstream = upstream
@@ -53,6 +55,7 @@ class Router:
             classifier,
             upstream,
             self.health,
+            self.stats,
             timeout=timeout,
             first_chunk_timeout=first_chunk_timeout,
         )

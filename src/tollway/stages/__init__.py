@@ -6,6 +6,7 @@ from ..catalog import Catalog
 from ..classify.base import Classifier
 from ..health import Health
 from ..pipeline import Pipeline
+from ..stats import OutputStats
 from ..upstream import HttpUpstream
 from .classify import Classify
 from .dispatch import Dispatch
@@ -22,6 +23,7 @@ def default_pipeline(
     classifier: Classifier,
     upstream: HttpUpstream,
     health: Health,
+    stats: OutputStats,
     *,
     timeout: float = 120.0,
     first_chunk_timeout: float = 30.0,
@@ -31,11 +33,13 @@ def default_pipeline(
             ("validate", Validate()),
             ("classify", Classify(classifier)),
             ("token_floor", TokenFloor()),
-            ("select", Select(catalog, health)),
-            ("estimate", Estimate(catalog)),
+            ("select", Select(catalog, health, stats)),
+            ("estimate", Estimate(catalog, stats)),
             (
                 "dispatch",
-                Dispatch(catalog, upstream, health, timeout=timeout, first_chunk_timeout=first_chunk_timeout),
+                Dispatch(
+                    catalog, upstream, health, stats, timeout=timeout, first_chunk_timeout=first_chunk_timeout
+                ),
             ),
         ]
     )

@@ -14,6 +14,7 @@ from ..decision import Attempt, Decision, Usage
 from ..errors import AllCandidatesFailed, UpstreamError
 from ..health import Health
 from ..pipeline import Call, ChatRequest, Next, Reply
+from ..stats import OutputStats
 from ..upstream import HttpUpstream
 from .token_floor import apply_floor
 
@@ -27,6 +28,7 @@ class Dispatch:
         catalog: Catalog,
         upstream: HttpUpstream,
         health: Health,
+        stats: OutputStats,
         *,
         timeout: float = 120.0,
         first_chunk_timeout: float = 30.0,
@@ -34,6 +36,7 @@ class Dispatch:
         self.catalog = catalog
         self.upstream = upstream
         self.health = health
+        self.stats = stats
         self.timeout = timeout
         self.first_chunk_timeout = first_chunk_timeout
 
@@ -70,7 +73,7 @@ class Dispatch:
         elapsed = _ms(started)
         self._succeeded(call.decision, model, elapsed, elapsed)
         data["model"] = model.slug
-        settle(call.decision, model, data.get("usage"))
+        settle(call.decision, model, data.get("usage"), self.stats)
         return Reply(decision=call.decision, body=data)
 
     async def _open_stream(self, call: Call, model: ModelSpec, body: dict[str, Any], started: float) -> Reply:
@@ -92,7 +95,7 @@ class Dispatch:
             await _close(events)
             raise
         self._succeeded(call.decision, model, _ms(started), None)
-        relay = _relay(call, model, first, events, started, wants_usage(call.request))
+        relay = _relay(call, model, first, events, started, wants_usage(call.request), self.stats)
         return Reply(decision=call.decision, stream=relay)
 
     def _succeeded(self, decision: Decision, model: ModelSpec, ttft: float, latency: float | None) -> None:
@@ -127,9 +130,10 @@ def wants_usage(request: ChatRequest) -> bool:
     return isinstance(options, dict) and bool(options.get("include_usage"))
 
 
-def settle(decision: Decision, model: ModelSpec, usage: dict[str, Any] | None) -> None:
+def settle(decision: Decision, model: ModelSpec, usage: dict[str, Any] | None, stats: OutputStats) -> None:
     decision.usage = Usage.from_openai(usage)
     decision.actual_cost = request_cost(model, decision.usage)
+    stats.observe(decision.route, model.slug, decision.usage.completion_tokens)
 
 
 async def _relay(
@@ -139,6 +143,7 @@ async def _relay(
     events: AsyncIterator[dict[str, Any]],
     started: float,
     client_wants_usage: bool,
+    stats: OutputStats,
 ) -> AsyncIterator[dict[str, Any]]:
     """Relay chunks, naming the serving model. The chunk with ``finish_reason`` is held back until
     usage arrives so that the cost can ride on it (clients that asked for usage get the usage
@@ -149,7 +154,7 @@ async def _relay(
         while chunk is not None:
             chunk["model"] = model.slug
             if chunk.get("usage") and not chunk.get("choices"):
-                settle(call.decision, model, chunk["usage"])
+                settle(call.decision, model, chunk["usage"], stats)
                 if client_wants_usage:
                     chunk["tollway"] = cost_fields(call.decision)
                     if held is not None:

@@ -8,15 +8,17 @@ from .. import select
 from ..catalog import Catalog
 from ..config import TaskPolicy
 from ..errors import NoRouteMatched
-from ..estimate import estimate_cost
+from ..estimate import expected_cost
 from ..health import Health
 from ..pipeline import Call, Next, Reply
+from ..stats import OutputStats
 
 
 class Select:
-    def __init__(self, catalog: Catalog, health: Health) -> None:
+    def __init__(self, catalog: Catalog, health: Health, stats: OutputStats) -> None:
         self.catalog = catalog
         self.health = health
+        self.stats = stats
 
     async def __call__(self, call: Call, next: Next) -> Reply:
         decision = call.decision
@@ -45,9 +47,10 @@ class Select:
             return select.ranked(task.models)
         if policy.prefer == "fastest":
             return select.fastest(task.models, self.health.ttft_ms)
-        floor = call.decision.token_floor
-        costs = {m: estimate_cost(call.request, self.catalog.get(m), floor) for m in task.models}
-        call.decision.estimates.update(costs)
+        floor, route = call.decision.token_floor, task.name
+        costs = {
+            m: expected_cost(call.request, self.catalog.get(m), floor, route, self.stats) for m in task.models
+        }
 
         def cost(model: str) -> Decimal:
             return costs[model]
