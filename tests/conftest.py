@@ -1,0 +1,22 @@
+"""Shared fixtures: the simulated upstream served on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tollway.simulate import SimulatedProvider, SimulatorServer
+
+
+@pytest.fixture
+def sim_provider() -> SimulatedProvider:
+    """The provider behind ``sim_server``; override this fixture to configure it."""
+    return SimulatedProvider()
+
+
+@pytest.fixture
+def sim_server(sim_provider: SimulatedProvider) -> Iterator[tuple[str, SimulatedProvider]]:
+    """``(base_url, provider)`` of a simulator on a free loopback port, stopped after the test."""
+    with SimulatorServer(sim_provider) as base_url:
+        yield base_url, sim_provider
