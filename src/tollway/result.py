@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from openai.types.chat import ChatCompletion
@@ -18,6 +18,7 @@ class Completion:
 
     body: dict[str, Any]
     decision: Decision
+    extra_headers: dict[str, str] = field(default_factory=dict)
 
     @property
     def model(self) -> str:
@@ -35,7 +36,8 @@ class Completion:
 
     @property
     def headers(self) -> dict[str, str]:
-        return decision_headers(self.decision)
+        """The headers a door would send: the routing headers and the stages' own."""
+        return {**decision_headers(self.decision), **self.extra_headers}
 
     def to_openai(self) -> ChatCompletion:
         return ChatCompletion.model_validate(self.body)
@@ -44,9 +46,12 @@ class Completion:
 class CompletionStream:
     """Chunks as they arrive; ``decision`` gains the usage and cost once the stream ends."""
 
-    def __init__(self, chunks: AsyncIterator[dict[str, Any]], decision: Decision) -> None:
+    def __init__(
+        self, chunks: AsyncIterator[dict[str, Any]], decision: Decision, headers: dict[str, str] | None = None
+    ) -> None:
         self._chunks = chunks
         self.decision = decision
+        self.extra_headers = headers or {}
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         return self._chunks

@@ -7,15 +7,20 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from .affinity import DEFAULT_TTL, AffinityStore, open_store
+from .budget import Ledger, load_ledger
 from .catalog import Catalog
 from .classify.base import Classifier
 from .config import RouterConfig, TollwayConfig, load_config
 from .errors import InvalidRequest, NotFound
 from .health import Health
+from .parts import Parts
 from .pipeline import Call, ChatRequest, Next, Pipeline, Reply
 from .result import Completion, CompletionStream
 from .stages import default_pipeline
 from .stats import OutputStats
+from .tenancy import Tenants
+from .tokens import count_messages
 from .upstream import HttpUpstream
 
 
@@ -33,45 +38,78 @@ class Router:
         classifier: Classifier | None = None,
         upstream: HttpUpstream | None = None,
         health: Health | None = None,
+        ledger: Ledger | str | None = None,
+        tenants: Tenants | None = None,
+        affinity: AffinityStore | str | None = None,
         simulate: Any = False,
         timeout: float = 120.0,
         first_chunk_timeout: float = 30.0,
     ) -> None:
         self.config = _as_config(config)
-        self.catalog = self.config.catalog
-        self.health = health or Health({m.slug: m.ttft_ms for m in self.catalog})
-        self.stats = OutputStats()
+        catalog = self.config.catalog
         self.simulator: Any = None  # the SimulatedProvider when simulate= is used
-        if upstream is None:
-            upstream = self._default_upstream(simulate)
-        self.upstream = upstream
-        if classifier is None:
-            from .classify import default_classifier
-
-            classifier = default_classifier()
-        self.classifier = classifier
-        self.pipeline: Pipeline = default_pipeline(
-            self.catalog,
-            classifier,
-            upstream,
-            self.health,
-            self.stats,
+        settings = self.config.extra.get("settings") or {}
+        if ledger is None or isinstance(ledger, str):
+            ledger = load_ledger(ledger or settings.get("budget_store", "memory://"))
+        if affinity is None or isinstance(affinity, str):
+            affinity = open_store(affinity or settings.get("affinity_store", "memory://"))
+        self.parts = Parts(
+            catalog=catalog,
+            classifier=classifier or _default_classifier(),
+            upstream=upstream or self._default_upstream(catalog, simulate),
+            health=health or Health({m.slug: m.ttft_ms for m in catalog}),
+            stats=OutputStats(),
+            ledger=ledger,
+            tenants=tenants or Tenants.from_config(self.config.extra.get("tenants")),
+            affinity=affinity,
+            affinity_ttl=float(settings.get("affinity_ttl", DEFAULT_TTL)),
             timeout=timeout,
             first_chunk_timeout=first_chunk_timeout,
         )
+        self.pipeline: Pipeline = default_pipeline(self.parts)
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.parts.catalog
+
+    @property
+    def classifier(self) -> Classifier:
+        return self.parts.classifier
+
+    @property
+    def stats(self) -> OutputStats:
+        return self.parts.stats
+
+    @property
+    def health(self) -> Health:
+        return self.parts.health
+
+    @property
+    def upstream(self) -> HttpUpstream:
+        return self.parts.upstream
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.parts.ledger
+
+    @property
+    def tenants(self) -> Tenants:
+        return self.parts.tenants
 
     @classmethod
     def from_file(cls, path: str | Path, **options: Any) -> Router:
         return cls(load_config(path), **options)
 
-    def _default_upstream(self, simulate: Any) -> HttpUpstream:
+    def _default_upstream(self, catalog: Catalog, simulate: Any) -> HttpUpstream:
         if not simulate:
-            return HttpUpstream(self.catalog)
+            return HttpUpstream(catalog)
         from .simulate import SimulatedProvider, SimulatedTransport
 
-        provider = simulate if isinstance(simulate, SimulatedProvider) else SimulatedProvider(self.catalog)
-        self.simulator = provider
-        return HttpUpstream(self.catalog, transport=SimulatedTransport(provider))
+        if not isinstance(simulate, SimulatedProvider):
+            # Realistic prompt counts: the o200k tokenizer, as most of the catalog uses.
+            simulate = SimulatedProvider(catalog, count_tokens=lambda m: count_messages(m, "openai-gpt-5"))
+        self.simulator = simulate
+        return HttpUpstream(catalog, transport=SimulatedTransport(simulate))
 
     async def __aenter__(self) -> Router:
         return self
@@ -83,6 +121,10 @@ class Router:
 
     async def aclose(self) -> None:
         await self.upstream.aclose()
+        await self.ledger.aclose()
+        aclose = getattr(self.parts.affinity, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
     def router_config(self, name: str | None) -> RouterConfig:
         if name is None:
@@ -125,14 +167,14 @@ class Router:
         options["stream"] = False
         reply = await self.handle(self.make_call(messages, **options))
         assert reply.body is not None
-        return Completion(reply.body, reply.decision)
+        return Completion(reply.body, reply.decision, reply.headers)
 
     async def stream(self, messages: list[dict[str, Any]], **options: Any) -> CompletionStream:
         """A streamed completion; the decision is complete once the stream is read to the end."""
         options["stream"] = True
         reply = await self.handle(self.make_call(messages, **options))
         assert reply.stream is not None
-        return CompletionStream(reply.stream, reply.decision)
+        return CompletionStream(reply.stream, reply.decision, reply.headers)
 
     async def explain(self, messages: list[dict[str, Any]], **options: Any) -> Call:
         """Route without calling any model: the call with its decision and per-model estimates."""
@@ -145,6 +187,12 @@ class Router:
 async def _no_dispatch(call: Call, next: Next) -> Reply:
     """Stands in for dispatch when explaining: the decision is the answer."""
     return Reply(decision=call.decision)
+
+
+def _default_classifier() -> Classifier:
+    from .classify import default_classifier
+
+    return default_classifier()
 
 
 def _as_config(config: TollwayConfig | RouterConfig | Mapping[str, Any]) -> TollwayConfig:

@@ -2,44 +2,47 @@
 
 from __future__ import annotations
 
-from ..catalog import Catalog
-from ..classify.base import Classifier
-from ..health import Health
+from ..parts import Parts
 from ..pipeline import Pipeline
-from ..stats import OutputStats
-from ..upstream import HttpUpstream
+from .affinity import Affinity, AffinityCache
+from .budget import Budget
 from .classify import Classify
 from .dispatch import Dispatch
 from .estimate import Estimate
 from .select import Select
+from .telemetry import Telemetry
 from .token_floor import TokenFloor
 from .validate import Validate
 
-__all__ = ["Classify", "Dispatch", "Estimate", "Select", "TokenFloor", "Validate", "default_pipeline"]
+__all__ = [
+    "Affinity",
+    "AffinityCache",
+    "Budget",
+    "Classify",
+    "Dispatch",
+    "Estimate",
+    "Select",
+    "Telemetry",
+    "TokenFloor",
+    "Validate",
+    "default_pipeline",
+]
 
 
-def default_pipeline(
-    catalog: Catalog,
-    classifier: Classifier,
-    upstream: HttpUpstream,
-    health: Health,
-    stats: OutputStats,
-    *,
-    timeout: float = 120.0,
-    first_chunk_timeout: float = 30.0,
-) -> Pipeline:
+def default_pipeline(parts: Parts) -> Pipeline:
+    select = Select(parts.catalog, parts.health, parts.stats)
+    estimate = Estimate(parts.catalog, parts.stats)
     return Pipeline(
         [
             ("validate", Validate()),
-            ("classify", Classify(classifier)),
+            ("telemetry", Telemetry(catalog=parts.catalog)),
+            ("affinity", Affinity(parts.affinity, parts.health, ttl=parts.affinity_ttl)),
+            ("classify", Classify(parts.classifier)),
             ("token_floor", TokenFloor()),
-            ("select", Select(catalog, health, stats)),
-            ("estimate", Estimate(catalog, stats)),
-            (
-                "dispatch",
-                Dispatch(
-                    catalog, upstream, health, stats, timeout=timeout, first_chunk_timeout=first_chunk_timeout
-                ),
-            ),
+            ("select", select),
+            ("estimate", estimate),
+            ("affinity_cache", AffinityCache(parts.catalog)),
+            ("budget", Budget(parts.catalog, parts.ledger, parts.tenants, select, estimate)),
+            ("dispatch", Dispatch(parts)),
         ]
     )

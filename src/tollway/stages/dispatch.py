@@ -8,14 +8,13 @@ from typing import Any
 
 import anyio
 
-from ..catalog import Catalog, ModelSpec
+from ..catalog import ModelSpec
 from ..cost import request_cost
 from ..decision import Attempt, Decision, Usage
 from ..errors import AllCandidatesFailed, UpstreamError
-from ..health import Health
+from ..parts import Parts
 from ..pipeline import Call, ChatRequest, Next, Reply
 from ..stats import OutputStats
-from ..upstream import HttpUpstream
 from .token_floor import apply_floor
 
 
@@ -23,22 +22,13 @@ class Dispatch:
     """The terminal stage. ``timeout`` bounds a whole completion; ``first_chunk_timeout`` bounds
     the wait for a stream's first event (after which a stream can no longer fail over)."""
 
-    def __init__(
-        self,
-        catalog: Catalog,
-        upstream: HttpUpstream,
-        health: Health,
-        stats: OutputStats,
-        *,
-        timeout: float = 120.0,
-        first_chunk_timeout: float = 30.0,
-    ) -> None:
-        self.catalog = catalog
-        self.upstream = upstream
-        self.health = health
-        self.stats = stats
-        self.timeout = timeout
-        self.first_chunk_timeout = first_chunk_timeout
+    def __init__(self, parts: Parts) -> None:
+        self.catalog = parts.catalog
+        self.upstream = parts.upstream
+        self.health = parts.health
+        self.stats = parts.stats
+        self.timeout = parts.timeout
+        self.first_chunk_timeout = parts.first_chunk_timeout
 
     async def __call__(self, call: Call, next: Next) -> Reply:
         last: UpstreamError | None = None

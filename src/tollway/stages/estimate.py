@@ -17,6 +17,10 @@ class Estimate:
         self.stats = stats
 
     async def __call__(self, call: Call, next: Next) -> Reply:
+        self.apply(call)
+        return await next(call)
+
+    def apply(self, call: Call) -> None:
         decision = call.decision
         for slug in decision.candidates:
             if slug not in decision.estimates:
@@ -25,4 +29,3 @@ class Estimate:
                 decision.estimates[slug] = bound_cost(call.request, model, decision.token_floor, learned)
         if decision.candidates:
             decision.estimated_cost = decision.estimates[decision.candidates[0]]
-        return await next(call)

@@ -21,9 +21,13 @@ class Select:
         self.stats = stats
 
     async def __call__(self, call: Call, next: Next) -> Reply:
+        if not (call.decision.pinned and call.decision.candidates):
+            self.apply(call)
+        return await next(call)
+
+    def apply(self, call: Call) -> None:
+        """Set ``decision.candidates`` for the decision's task (or the fallback)."""
         decision = call.decision
-        if decision.pinned and decision.candidates:
-            return await next(call)
         task = call.router.task(decision.task) if decision.task else None
         if task is None:
             decision.task = None
@@ -39,7 +43,6 @@ class Select:
                 "fallback_models; add fallback_models to the router or a task that covers it"
             )
         decision.candidates = select.healthy_first(order, self.health.available)
-        return await next(call)
 
     def order(self, task: TaskPolicy, call: Call) -> list[str]:
         policy = task.selection_policy

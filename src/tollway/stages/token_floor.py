@@ -14,10 +14,14 @@ from ..pipeline import Call, Next, Reply
 
 class TokenFloor:
     async def __call__(self, call: Call, next: Next) -> Reply:
+        self.apply(call)
+        return await next(call)
+
+    @staticmethod
+    def apply(call: Call) -> None:
         task = call.router.task(call.decision.task) if call.decision.task else None
         floor = task.token_floor if task is not None and task.token_floor is not None else None
         call.decision.token_floor = call.router.token_floor if floor is None else floor
-        return await next(call)
 
 
 def apply_floor(params: dict[str, Any], floor: int | None) -> dict[str, Any]:

@@ -1,0 +1,29 @@
+"""The long-lived services the stages share. Per-request state lives on ``Call``, never here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .affinity import AffinityStore
+from .budget import Ledger
+from .catalog import Catalog
+from .classify.base import Classifier
+from .health import Health
+from .stats import OutputStats
+from .tenancy import Tenants
+from .upstream import HttpUpstream
+
+
+@dataclass
+class Parts:
+    catalog: Catalog
+    classifier: Classifier
+    upstream: HttpUpstream
+    health: Health
+    stats: OutputStats
+    ledger: Ledger
+    tenants: Tenants
+    affinity: AffinityStore
+    affinity_ttl: float = 300.0
+    timeout: float = 120.0
+    first_chunk_timeout: float = 30.0

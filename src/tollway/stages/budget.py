@@ -1,0 +1,218 @@
+"""Budget guardrails: fit the call under the tenant's caps, reserve, then settle exactly once.
+
+Before dispatch the call must fit the per-request cap and every window cap. What happens when it
+does not is the task's ``over_budget`` action:
+
+- ``reject``: a ``budget_exceeded`` error (429, ``x-should-retry: false``) naming the cap;
+- ``reframe``: a cheaper model of the pool that fits, else the task's ``reframe_to`` task (e.g.
+  reasoning → customer-qa, as the tutorial suggests); the client sees it in a header;
+- ``clamp``: lower max tokens until the call fits, never below the reasoning floor.
+
+The reservation is the largest bound among the candidates, since failover may reach any of
+them; candidates that cannot fit are dropped. It is settled with the actual cost from ``usage``
+(streams: when they end, also when the client goes away mid-way), or released if the call fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import anyio
+
+from ..budget import DEFAULT_LEASE_S, UNLIMITED, BudgetExceeded, Cap, Ledger, Reservation
+from ..catalog import Catalog
+from ..cost import request_cost
+from ..decision import Usage
+from ..estimate import input_tokens
+from ..money import PER_MILLION, from_units, to_units
+from ..pipeline import Call, Next, Reply
+from ..tenancy import Tenants
+from ..tokens import count_text
+from .estimate import Estimate
+from .select import Select
+from .token_floor import TokenFloor
+
+# A clamp that leaves fewer completion tokens than this is no answer at all: reject instead.
+MIN_CLAMPED_TOKENS = 16
+REMAINING = "x-tollway-budget-remaining"
+
+
+class Budget:
+    def __init__(
+        self,
+        catalog: Catalog,
+        ledger: Ledger,
+        tenants: Tenants,
+        select: Select,
+        estimate: Estimate,
+        *,
+        lease_s: float = DEFAULT_LEASE_S,
+    ) -> None:
+        self.catalog = catalog
+        self.ledger = ledger
+        self.tenants = tenants
+        self.select = select
+        self.estimate = estimate
+        self.lease_s = lease_s
+
+    async def __call__(self, call: Call, next: Next) -> Reply:
+        caps = self.tenants.caps(call.tenant)
+        reservation = await self._reserve(call, caps)
+        try:
+            reply = await next(call)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self.ledger.release(reservation)
+            raise
+        if reply.stream is not None:
+            reply.stream = self._settle_stream(call, reply.stream, reservation)
+        else:
+            await self._settle(call, reservation)
+        await self._remaining(call, caps, reply)
+        return reply
+
+    async def _reserve(self, call: Call, caps: list[Cap]) -> Reservation:
+        per_request = next((c.limit for c in caps if c.window == "request"), None)
+        self._fit(call, per_request, None)
+        try:
+            return await self.ledger.reserve(
+                call.tenant, caps, self._amount(call), call.request_id, self.lease_s
+            )
+        except BudgetExceeded as exc:
+            if exc.window == "request" or self._action(call) == "reject":
+                raise
+            room = from_units(await self.ledger.remaining(call.tenant, caps))
+            self._fit(call, room if per_request is None else min(room, per_request), exc)
+            return await self.ledger.reserve(
+                call.tenant, caps, self._amount(call), call.request_id, self.lease_s
+            )
+
+    def _amount(self, call: Call) -> int:
+        estimates = call.decision.estimates
+        return to_units(max((estimates[c] for c in call.decision.candidates), default=Decimal(0)))
+
+    def _action(self, call: Call) -> str:
+        task = call.router.task(call.decision.task) if call.decision.task else None
+        return task.over_budget if task is not None else "reject"
+
+    def _fit(self, call: Call, limit: Decimal | None, refusal: BudgetExceeded | None) -> None:
+        """Make the candidates fit under ``limit`` by the task's action, or raise."""
+        if limit is None:
+            return
+        decision = call.decision
+        fitting = [c for c in decision.candidates if decision.estimates[c] <= limit]
+        if fitting and fitting[0] == decision.candidates[0]:
+            decision.candidates = fitting
+            return
+        action = self._action(call)
+        if action == "reframe":
+            self._reframe(call, limit, fitting, refusal)
+            return
+        if action == "clamp" and self._clamp(call, limit):
+            return
+        raise refusal or self._refusal(call, limit)
+
+    def _reframe(
+        self, call: Call, limit: Decimal, fitting: list[str], refusal: BudgetExceeded | None
+    ) -> None:
+        """A cheaper model of the pool, else the ``reframe_to`` task, else a fallback model."""
+        decision = call.decision
+        task = call.router.task(decision.task) if decision.task else None
+        pool = [c for c in fitting if task is not None and c in task.models]
+        if not pool and self._reframe_task(call):
+            return self._fit(call, limit, refusal)
+        choice = pool or fitting
+        if not choice:
+            raise refusal or self._refusal(call, limit)
+        decision.reframed_from = decision.candidates[0]
+        decision.notes.append(f"reframed to {choice[0]}: {decision.candidates[0]} does not fit the budget")
+        decision.candidates = choice
+        decision.estimated_cost = decision.estimates[choice[0]]
+
+    def _reframe_task(self, call: Call) -> bool:
+        """Move the call to its task's ``reframe_to`` task; False when there is none."""
+        task = call.router.task(call.decision.task) if call.decision.task else None
+        if task is None or task.reframe_to is None or call.decision.reframed_from is not None:
+            return False
+        decision = call.decision
+        decision.reframed_from, decision.task = task.name, task.reframe_to
+        decision.notes.append(f"reframed from task {task.name!r} to {task.reframe_to!r} to fit the budget")
+        decision.estimates.clear()
+        TokenFloor.apply(call)
+        self.select.apply(call)
+        self.estimate.apply(call)
+        return True
+
+    def _clamp(self, call: Call, limit: Decimal) -> bool:
+        """Lower max tokens so that the first candidate fits; keep the others that still fit."""
+        decision = call.decision
+        model = self.catalog.get(decision.candidates[0])
+        room = limit - model.input_cost(input_tokens(call.request, model))
+        tokens = int(room * PER_MILLION / model.output) if model.output else 0
+        floor = decision.token_floor if model.reasoning and decision.token_floor else MIN_CLAMPED_TOKENS
+        if tokens < floor:
+            return False
+        call.request.params.pop("max_tokens", None)
+        call.request.params["max_completion_tokens"] = tokens
+        decision.notes.append(f"clamped max_completion_tokens to {tokens} to fit the budget")
+        decision.estimates.clear()
+        self.estimate.apply(call)
+        decision.candidates = [c for c in decision.candidates if decision.estimates[c] <= limit]
+        return True
+
+    def _refusal(self, call: Call, limit: Decimal) -> BudgetExceeded:
+        first = call.decision.candidates[0] if call.decision.candidates else None
+        wanted = call.decision.estimates.get(first, Decimal(0)) if first else Decimal(0)
+        return BudgetExceeded(
+            tenant=call.tenant,
+            window="request",
+            limit_units=to_units(limit),
+            used_units=0,
+            requested_units=to_units(wanted),
+        )
+
+    async def _settle(self, call: Call, reservation: Reservation) -> None:
+        cost = call.decision.actual_cost
+        with anyio.CancelScope(shield=True):
+            await self.ledger.settle(reservation, to_units(cost if cost is not None else Decimal(0)))
+
+    async def _settle_stream(
+        self, call: Call, stream: AsyncIterator[dict[str, Any]], reservation: Reservation
+    ) -> AsyncIterator[dict[str, Any]]:
+        delivered: list[str] = []
+        try:
+            async for chunk in stream:
+                for choice in chunk.get("choices") or ():
+                    delivered.append((choice.get("delta") or {}).get("content") or "")
+                yield chunk
+        finally:
+            with anyio.CancelScope(shield=True):
+                aclose = getattr(stream, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+                if call.decision.actual_cost is None:
+                    self._partial_cost(call, "".join(delivered))
+                await self._settle(call, reservation)
+
+    def _partial_cost(self, call: Call, text: str) -> None:
+        """The stream ended before usage arrived: bill the prompt and the tokens delivered.
+        Hidden reasoning tokens of an aborted stream are not visible to us."""
+        decision = call.decision
+        if decision.model is None:
+            return
+        model = self.catalog.get(decision.model)
+        decision.usage = Usage(input_tokens(call.request, model), count_text(text, model) if text else 0)
+        decision.actual_cost = request_cost(model, decision.usage)
+        decision.notes.append(
+            "the stream ended before usage arrived: settled the prompt and the tokens delivered"
+        )
+
+    async def _remaining(self, call: Call, caps: list[Cap], reply: Reply) -> None:
+        windows = [c for c in caps if c.window != "request"]
+        if not windows:
+            return
+        units = await self.ledger.remaining(call.tenant, windows)
+        if units != UNLIMITED:
+            reply.headers[REMAINING] = str(from_units(units))
