@@ -69,6 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True)
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_eval)
+
+    from .serve import add_serve_parser
+
+    add_serve_parser(sub)
     return parser
 
 

@@ -9,6 +9,7 @@ from .budget import Ledger
 from .catalog import Catalog
 from .classify.base import Classifier
 from .health import Health
+from .records import RecordStore
 from .stats import OutputStats
 from .tenancy import Tenants
 from .upstream import HttpUpstream
@@ -24,6 +25,7 @@ class Parts:
     ledger: Ledger
     tenants: Tenants
     affinity: AffinityStore
+    records: RecordStore
     affinity_ttl: float = 300.0
     timeout: float = 120.0
     first_chunk_timeout: float = 30.0

@@ -16,6 +16,7 @@ from .errors import InvalidRequest, NotFound
 from .health import Health
 from .parts import Parts
 from .pipeline import Call, ChatRequest, Next, Pipeline, Reply
+from .records import RecordStore, open_records
 from .result import Completion, CompletionStream
 from .stages import default_pipeline
 from .stats import OutputStats
@@ -41,6 +42,7 @@ class Router:
         ledger: Ledger | str | None = None,
         tenants: Tenants | None = None,
         affinity: AffinityStore | str | None = None,
+        records: RecordStore | str | None = None,
         simulate: Any = False,
         timeout: float = 120.0,
         first_chunk_timeout: float = 30.0,
@@ -53,6 +55,8 @@ class Router:
             ledger = load_ledger(ledger or settings.get("budget_store", "memory://"))
         if affinity is None or isinstance(affinity, str):
             affinity = open_store(affinity or settings.get("affinity_store", "memory://"))
+        if records is None or isinstance(records, str):
+            records = open_records(records or settings.get("records_store", "memory://"))
         self.parts = Parts(
             catalog=catalog,
             classifier=classifier or _default_classifier(),
@@ -62,6 +66,7 @@ class Router:
             ledger=ledger,
             tenants=tenants or Tenants.from_config(self.config.extra.get("tenants")),
             affinity=affinity,
+            records=records,
             affinity_ttl=float(settings.get("affinity_ttl", DEFAULT_TTL)),
             timeout=timeout,
             first_chunk_timeout=first_chunk_timeout,
@@ -93,6 +98,10 @@ class Router:
         return self.parts.ledger
 
     @property
+    def records(self) -> RecordStore:
+        return self.parts.records
+
+    @property
     def tenants(self) -> Tenants:
         return self.parts.tenants
 
@@ -122,6 +131,7 @@ class Router:
     async def aclose(self) -> None:
         await self.upstream.aclose()
         await self.ledger.aclose()
+        await self.parts.records.aclose()
         aclose = getattr(self.parts.affinity, "aclose", None)
         if aclose is not None:
             await aclose()
@@ -156,6 +166,13 @@ class Router:
             session=session,
             headers=headers or {},
         )
+
+    def transport(self, **options: Any) -> Any:
+        """An httpx transport that runs this router in process, for the official ``openai`` SDK:
+        ``AsyncOpenAI(base_url="http://tollway/v1", http_client=httpx.AsyncClient(transport=...))``."""
+        from .transport import transport
+
+        return transport(self, **options)
 
     async def handle(self, call: Call) -> Reply:
         """Run the pipeline for a prepared call: what the server, middleware and transport use."""

@@ -9,6 +9,7 @@ from .budget import Budget
 from .classify import Classify
 from .dispatch import Dispatch
 from .estimate import Estimate
+from .record import Record
 from .select import Select
 from .telemetry import Telemetry
 from .token_floor import TokenFloor
@@ -21,6 +22,7 @@ __all__ = [
     "Classify",
     "Dispatch",
     "Estimate",
+    "Record",
     "Select",
     "Telemetry",
     "TokenFloor",
@@ -36,6 +38,7 @@ def default_pipeline(parts: Parts) -> Pipeline:
         [
             ("validate", Validate()),
             ("telemetry", Telemetry(catalog=parts.catalog)),
+            ("records", Record(parts.catalog, parts.records)),
             ("affinity", Affinity(parts.affinity, parts.health, ttl=parts.affinity_ttl)),
             ("classify", Classify(parts.classifier)),
             ("token_floor", TokenFloor()),

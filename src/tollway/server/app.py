@@ -1,0 +1,142 @@
+"""The standalone server as one plain ASGI app: data plane, control plane, health and metrics.
+
+Routing is a dict lookup on (method, path); there is no framework between uvicorn and the
+pipeline, which is what keeps the per-request overhead at a few dozen microseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import structlog
+
+from ..errors import NotFound
+from .answer import Answer, error_answer, json_answer
+from .asgi import BodyTooLarge, ClientGone, Receive, Scope, Send, header_map, read_body, send_answer
+from .auth import Credentials
+from .chat import MAX_BODY_BYTES, ChatEndpoint, too_large
+from .codec import dumps
+from .control import PATH as CONTROL_PATH
+from .control import ControlPlane
+from .errors import MethodNotAllowed
+from .metrics import Metrics
+from .models import models_body
+from .openapi import openapi_document
+
+if TYPE_CHECKING:
+    from ..router import Router
+    from ..stores.routers import RouterStore
+
+log = structlog.get_logger("tollway.server")
+
+CHAT_PATHS = frozenset({"/v1/chat/completions", "/chat/completions"})
+Handler = Callable[[], Answer]
+
+
+class TollwayApp:
+    """``TollwayApp(router, credentials=..., store=...)``; without a store there is no control plane.
+    ``owns_router=True`` closes the router's upstream connections at lifespan shutdown."""
+
+    def __init__(
+        self,
+        router: Router,
+        *,
+        credentials: Credentials | None = None,
+        store: RouterStore | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        owns_router: bool = False,
+    ) -> None:
+        self.router = router
+        self.credentials = credentials or Credentials()
+        self.metrics = Metrics()
+        self.max_body_bytes = max_body_bytes
+        self.chat = ChatEndpoint(
+            router, self.credentials, max_body_bytes=max_body_bytes, metrics=self.metrics
+        )
+        self.store = store
+        self.control = ControlPlane(router, store, self.credentials) if store is not None else None
+        self.owns_router = owns_router
+        openapi = dumps(openapi_document())
+        self._get: dict[str, Handler] = {
+            "/v1/models": lambda: json_answer(200, models_body(router)),
+            "/healthz": lambda: json_answer(200, {"status": "ok"}),
+            "/readyz": self._ready,
+            "/metrics": lambda: Answer(
+                200, [(b"content-type", b"text/plain; version=0.0.4")], self.metrics.render().encode()
+            ),
+            "/openapi.json": lambda: Answer(200, [(b"content-type", b"application/json")], openapi),
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        else:
+            await send({"type": "websocket.close", "code": 1000})
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        try:
+            answer = await self._route(method, path, scope, receive)
+        except ClientGone:
+            return
+        await send_answer(answer, receive, send)
+
+    async def _route(self, method: str, path: str, scope: Scope, receive: Receive) -> Answer:
+        if path in CHAT_PATHS:
+            if method != "POST":
+                return error_answer(MethodNotAllowed(f"{method} {path}: use POST"))
+            body = await self._body(receive)
+            if body is None:
+                return error_answer(too_large(self.max_body_bytes))
+            if self.control is not None:
+                self.control.refresh()
+            return await self.chat(header_map(scope), body)
+        if path.startswith(CONTROL_PATH) and self.control is not None:
+            body = await self._body(receive) or b""
+            return await self.control(method, path, header_map(scope), body)
+        handler = self._get.get(path)
+        if handler is not None:
+            if method not in ("GET", "HEAD"):
+                return error_answer(MethodNotAllowed(f"{method} {path}: use GET"))
+            return handler()
+        return error_answer(NotFound(f"no route for {method} {path}", code="unknown_url"))
+
+    async def _body(self, receive: Receive) -> bytes | None:
+        try:
+            return await read_body(receive, self.max_body_bytes)
+        except BodyTooLarge:
+            return None
+
+    def _ready(self) -> Answer:
+        problems = []
+        if not self.router.config.routers:
+            problems.append("no routers are configured")
+        if self.control is not None:
+            try:
+                self.control.refresh()
+            except Exception as exc:
+                problems.append(f"the router store is unreachable ({type(exc).__name__})")
+        if problems:
+            return json_answer(503, {"status": "unavailable", "problems": problems})
+        return json_answer(200, {"status": "ready", "routers": sorted(self.router.config.routers)})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def aclose(self) -> None:
+        if self.owns_router:
+            await self.router.aclose()
+        if self.store is not None:
+            self.store.close()

@@ -1,0 +1,1 @@
+"""Stores: durable state behind small protocols, one module per kind."""
