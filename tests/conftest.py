@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import structlog
 
 from tollway.simulate import SimulatedProvider, SimulatorServer
 
@@ -20,3 +21,10 @@ def sim_server(sim_provider: SimulatedProvider) -> Iterator[tuple[str, Simulated
     """``(base_url, provider)`` of a simulator on a free loopback port, stopped after the test."""
     with SimulatorServer(sim_provider) as base_url:
         yield base_url, sim_provider
+
+
+@pytest.fixture(autouse=True)
+def _fresh_structlog() -> Iterator[None]:
+    """Commands under test configure structlog globally; give every test the defaults back."""
+    yield
+    structlog.reset_defaults()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import sys
 from collections.abc import Sequence
 from decimal import Decimal
@@ -16,11 +18,14 @@ from .decision import Usage
 from .errors import ConfigError, RequestError
 from .money import format_usd
 from .projection import format_table, project
+from .telemetry import configure_logging
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    # Events go to stderr, so that stdout stays the command's own output (tables, JSON).
+    configure_logging(level=os.environ.get("TOLLWAY_LOG_LEVEL", "warning"))
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
@@ -63,6 +68,14 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list the model catalog and prices")
     p.add_argument("--config", help="include the config's model overrides")
     p.set_defaults(run=_models)
+
+    p = sub.add_parser("report", help="spend, routing and estimate error from the ledger of calls")
+    p.add_argument("--store", required=True, help="records store, e.g. sqlite:///tollway-calls.db")
+    p.add_argument("--config", help="config whose catalog prices the counterfactuals")
+    p.add_argument("--since", default="24h", help="window: 30m, 24h, 7d or 'all' (default 24h)")
+    p.add_argument("--compare", help="models for the counterfactual, comma-separated")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_report)
 
     p = sub.add_parser("eval", help="measure routing accuracy on labelled prompts")
     p.add_argument("--config", required=True)
@@ -157,6 +170,37 @@ def _models(args: argparse.Namespace) -> int:
 
 def _price(value: Decimal) -> str:
     return format_usd(value, 2) if value == value.quantize(Decimal("0.01")) else f"${value.normalize()}"
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .records import open_records
+    from .report import format_summary, summarize
+
+    catalog = load_config(args.config).catalog if args.config else Catalog.default()
+    compare = [m.strip() for m in (args.compare or "").split(",") if m.strip()]
+
+    async def read() -> Any:
+        store = open_records(args.store)
+        try:
+            return await store.query(since=since_ts(args.since))
+        finally:
+            await store.aclose()
+
+    summary = summarize(asyncio.run(read()), catalog, compare)
+    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+    return 0
+
+
+def since_ts(text: str) -> float:
+    """``30m``/``24h``/``7d`` ago as UNIX seconds; ``all`` is the beginning of time."""
+    import time
+
+    if text == "all":
+        return 0.0
+    units = {"m": 60, "h": 3600, "d": 86400}
+    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
+        raise ConfigError(f"--since: expected e.g. 30m, 24h, 7d or all, got {text!r}")
+    return time.time() - int(text[:-1]) * units[text[-1]]
 
 
 def _eval(args: argparse.Namespace) -> int:

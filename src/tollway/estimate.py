@@ -15,9 +15,9 @@ from .pipeline import ChatRequest
 from .stats import OutputStats
 from .tokens import count_messages
 
-# Without max tokens in the request or enough history, bound the answer by this share of the
-# model's max output.
-DEFAULT_OUTPUT_SHARE = 4
+# Without max tokens in the request or enough history, bound the answer by this many tokens (or
+# the model's max output when lower). Budgets enforce it by setting max_completion_tokens.
+DEFAULT_OUTPUT_BOUND = 4096
 
 
 def input_tokens(request: ChatRequest, model: ModelSpec) -> int:
@@ -31,7 +31,7 @@ def output_bound(
     """The most completion tokens this call may produce on ``model``."""
     requested = request.max_tokens()
     if requested is None:
-        bound = learned if learned is not None else model.max_output // DEFAULT_OUTPUT_SHARE
+        bound = learned if learned is not None else DEFAULT_OUTPUT_BOUND
         if model.reasoning and floor:
             bound = max(bound, floor)
         return min(bound, model.max_output)

@@ -16,6 +16,7 @@ import anyio
 from .record import CallRecord
 
 COLUMNS = [f.name for f in fields(CallRecord)]
+PINNED = COLUMNS.index("pinned")
 _TYPES = {"ts": "REAL", "latency_ms": "REAL", "pinned": "INTEGER"}
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS calls ("
@@ -62,7 +63,10 @@ class SqliteRecords:
     def _read(self, since: float, until: float | None) -> list[CallRecord]:
         sql = f"SELECT {', '.join(COLUMNS)} FROM calls WHERE ts >= ? AND ts < ? ORDER BY ts"
         rows = self._db.execute(sql, (since, until if until is not None else float("inf"))).fetchall()
-        return [CallRecord(*row[:7], bool(row[7]), *row[8:]) for row in rows]
+        return [
+            CallRecord(**{**dict(zip(COLUMNS, row, strict=True)), "pinned": bool(row[PINNED])})
+            for row in rows
+        ]
 
     async def aclose(self) -> None:
         await self.flush()
