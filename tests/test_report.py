@@ -1,6 +1,7 @@
 """The ledger of calls and what `tollway report` makes of it."""
 
 import asyncio
+import contextlib
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -27,10 +28,8 @@ async def route_some_traffic(router):
     stream = await router.stream(QA)
     await stream.text()
     router.simulator.faults["llama3.3-70b-instruct"] = Fault(status=503)
-    try:
+    with contextlib.suppress(Exception):
         await router.chat(OTHER)
-    except Exception:
-        pass
     return completions, stream
 
 
@@ -85,8 +84,8 @@ async def test_prompt_cache_savings_are_reported():
     async with Router(load_config(TUTORIAL), classifier=RULES, simulate=provider) as router:
         await router.chat(messages, session="s-1")
         second = await router.chat(
-            messages
-            + [
+            [
+                *messages,
                 {"role": "assistant", "content": "Go to settings."},
                 {"role": "user", "content": "And my account data?"},
             ],
