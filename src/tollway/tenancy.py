@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -67,13 +68,20 @@ def hash_key(key: str) -> str:
     return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+_HEX = re.compile(r"(?:sha256:)?([0-9a-fA-F]{64})")
+
+
 def normalise_key(entry: str) -> str:
-    """Keys are kept as ``sha256:<hex>``; ``plain:<key>`` is hashed on load."""
-    if entry.startswith("plain:"):
+    """Keys are kept as ``sha256:<hex>``; ``plain:<key>`` (development only) is hashed on load."""
+    if entry.startswith("plain:") and len(entry) > len("plain:"):
         return hash_key(entry.removeprefix("plain:"))
-    if entry.startswith("sha256:") and len(entry) == 71:
-        return entry.lower()
-    raise ValueError("an API key entry is 'sha256:<64 hex digits>' or 'plain:<key>'")
+    match = _HEX.fullmatch(entry)
+    if match is None:
+        raise ValueError(
+            "give the key's SHA-256 as 64 hex digits (`printf %s KEY | sha256sum`), "
+            "or 'plain:<key>' for development"
+        )
+    return "sha256:" + match.group(1).lower()
 
 
 class Tenants:
@@ -86,6 +94,8 @@ class Tenants:
 
     @classmethod
     def from_config(cls, data: Mapping[str, Any] | None) -> Tenants:
+        if data is not None and not isinstance(data, Mapping):
+            raise ConfigError("tenants: must map tenant names to {api_keys: [...], budget: {...}}")
         tenants = []
         for name, fields in (data or {}).items():
             try:
@@ -95,6 +105,12 @@ class Tenants:
         return cls(tenants)
 
     def set(self, tenant: Tenant) -> None:
+        """Add or replace a tenant. A key may belong to one tenant only."""
+        for other in self._by_name.values():
+            if other.name != tenant.name and set(other.api_keys) & set(tenant.api_keys):
+                raise ConfigError(
+                    f"tenants.{tenant.name}.api_keys: a key already belongs to tenant {other.name!r}"
+                )
         self._by_name[tenant.name] = tenant
 
     def get(self, name: str) -> Tenant | None:
@@ -109,6 +125,11 @@ class Tenants:
     def caps(self, name: str) -> list[Cap]:
         tenant = self._by_name.get(name)
         return tenant.budget.caps() if tenant is not None else []
+
+    @property
+    def keyed(self) -> bool:
+        """True when some tenant has API keys: inference then requires one."""
+        return any(t.api_keys for t in self._by_name.values())
 
     def by_key(self, key: str) -> Tenant | None:
         """The tenant owning ``key``. Every stored hash is compared, in constant time."""

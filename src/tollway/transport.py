@@ -46,7 +46,7 @@ class RouterTransport(httpx.AsyncBaseTransport):
     ) -> None:
         self.router = router
         if credentials is None:
-            credentials = Credentials(tenants=router.config.extra.get("tenants"))
+            credentials = Credentials(tenants=router.tenants)
         self.chat = ChatEndpoint(router, credentials, max_body_bytes=max_body_bytes, tenant=tenant)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

@@ -13,15 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ConfigError
+from ..tenancy import DEFAULT_TENANT, Tenants
 from .errors import Forbidden, Unauthorized
-
-DEFAULT_TENANT = "default"
-_HEX = re.compile(r"(?:sha256:)?([0-9a-fA-F]{64})")
 
 
 def digest(key: str) -> bytes:
@@ -38,16 +34,19 @@ def bearer(authorization: str | None) -> str | None:
 
 
 class Credentials:
-    """Who may call what. ``tenants`` is the config's ``tenants:`` mapping (other fields ignored)."""
+    """Who may call what. ``tenants`` is a ``Tenants`` registry (``router.tenants``) or the
+    config's ``tenants:`` mapping."""
 
-    def __init__(self, *, admin_token: str | None = None, tenants: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self, *, admin_token: str | None = None, tenants: Tenants | Mapping[str, Any] | None = None
+    ) -> None:
         self._admin = digest(admin_token) if admin_token else None
-        self._keys: dict[bytes, str] = parse_tenants(tenants or {})
+        self._tenants = tenants if isinstance(tenants, Tenants) else Tenants.from_config(tenants)
 
     @property
     def open(self) -> bool:
         """True when no tenant keys are configured: any key is accepted for tenant ``default``."""
-        return not self._keys
+        return not self._tenants.keyed
 
     @property
     def control_enabled(self) -> bool:
@@ -55,18 +54,14 @@ class Credentials:
 
     @property
     def tenants(self) -> set[str]:
-        return set(self._keys.values())
+        return {t.name for t in self._tenants if t.api_keys}
 
     def _is_admin(self, key_digest: bytes) -> bool:
         return self._admin is not None and hmac.compare_digest(key_digest, self._admin)
 
-    def _tenant_of(self, key_digest: bytes) -> str | None:
-        # A dict lookup on the digest leaks nothing usable about the key (finding a digest's
-        # neighbour gives no preimage); the compare keeps the final check constant-time.
-        for known, tenant in self._keys.items():
-            if hmac.compare_digest(known, key_digest):
-                return tenant
-        return None
+    def _tenant_of(self, token: str) -> str | None:
+        tenant = self._tenants.by_key(token)
+        return tenant.name if tenant is not None else None
 
     def tenant(self, authorization: str | None) -> str:
         """The tenant an inference request is booked to; raises 401/403 for a bad credential."""
@@ -80,7 +75,7 @@ class Credentials:
             return DEFAULT_TENANT
         if token is None:
             raise Unauthorized("missing API key: send `Authorization: Bearer <tenant API key>`")
-        tenant = self._tenant_of(digest(token))
+        tenant = self._tenant_of(token)
         if tenant is None:
             raise Unauthorized("unknown API key: inference takes a tenant API key")
         return tenant
@@ -99,38 +94,9 @@ class Credentials:
         key_digest = digest(token)
         if self._is_admin(key_digest):
             return
-        if self._tenant_of(key_digest) is not None:
+        if self._tenant_of(token) is not None:
             raise Forbidden(
                 "this is a tenant API key, which only works for inference (/v1/...); "
                 "the control plane takes the admin token"
             )
         raise Unauthorized("invalid admin token")
-
-
-def parse_tenants(tenants: Mapping[str, Any]) -> dict[bytes, str]:
-    """Map each configured key digest to its tenant; raise ConfigError naming a bad entry."""
-    if not isinstance(tenants, Mapping):
-        raise ConfigError("tenants: must map tenant names to {api_keys: [...]}")
-    keys: dict[bytes, str] = {}
-    for name, spec in tenants.items():
-        entries = spec.get("api_keys", []) if isinstance(spec, Mapping) else None
-        if not isinstance(entries, list):
-            raise ConfigError(f"tenants.{name}.api_keys: must be a list of keys")
-        for i, entry in enumerate(entries):
-            key_digest = _parse_key(entry, f"tenants.{name}.api_keys[{i}]")
-            if keys.get(key_digest, name) != name:
-                raise ConfigError(f"tenants.{name}.api_keys[{i}]: this key already belongs to another tenant")
-            keys[key_digest] = str(name)
-    return keys
-
-
-def _parse_key(entry: Any, where: str) -> bytes:
-    if isinstance(entry, str) and entry.startswith("plain:") and len(entry) > len("plain:"):
-        return digest(entry.removeprefix("plain:"))
-    match = _HEX.fullmatch(entry) if isinstance(entry, str) else None
-    if match is None:
-        raise ConfigError(
-            f"{where}: give the key's SHA-256 as 64 hex digits (`printf %s KEY | sha256sum`), "
-            "or 'plain:<key>' for development"
-        )
-    return bytes.fromhex(match.group(1))

@@ -53,7 +53,7 @@ class TollwayMiddleware:
         self.tenant = tenant
         self.max_body_bytes = max_body_bytes
         if credentials is None:
-            credentials = Credentials(tenants=router.config.extra.get("tenants"))
+            credentials = Credentials(tenants=router.tenants)
         self.chat = ChatEndpoint(router, credentials, max_body_bytes=max_body_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
