@@ -19,6 +19,8 @@ from .chat import MAX_BODY_BYTES, ChatEndpoint, too_large
 from .codec import dumps
 from .control import PATH as CONTROL_PATH
 from .control import ControlPlane
+from .dashboard import PATHS as DASHBOARD_PATHS  # dashboard (see server/dashboard.py)
+from .dashboard import Dashboard
 from .errors import MethodNotAllowed
 from .metrics import Metrics
 from .models import models_body
@@ -57,6 +59,7 @@ class TollwayApp:
         self.store = store
         self.control = ControlPlane(router, store, self.credentials) if store is not None else None
         self.owns_router = owns_router
+        self.dashboard = Dashboard(router, self.credentials)  # GET /dashboard, /dashboard/data.json
         openapi = dumps(openapi_document())
         self._get: dict[str, Handler] = {
             "/v1/models": lambda: json_answer(200, models_body(router)),
@@ -99,6 +102,8 @@ class TollwayApp:
         if path.startswith(CONTROL_PATH) and self.control is not None:
             body = await self._body(receive) or b""
             return await self.control(method, path, header_map(scope), body)
+        if path in DASHBOARD_PATHS:  # dashboard: GET /dashboard, /dashboard/data.json?since=…
+            return await self.dashboard(method, path, scope)
         handler = self._get.get(path)
         if handler is not None:
             if method not in ("GET", "HEAD"):
@@ -129,6 +134,8 @@ class TollwayApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                # Ready means ready: the classifier's first decision on a router is its costliest.
+                await self.router.warmup()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.aclose()
