@@ -98,6 +98,8 @@ async def run_demo(print_: Any = print) -> list[Completion]:
             completion = await router.chat(messages, **params)
             results.append(completion)
             print_(_line(label, completion))
+            for note in completion.decision.notes:
+                print_(f"{'':<29}note: {note}")
         print_("")
         print_(_projection(next(iter(config.routers.values())), config.catalog))
     return results

@@ -35,6 +35,7 @@ class Dispatch:
         for slug in call.decision.candidates:
             model = self.catalog.get(slug)
             body = upstream_body(call.request, model, call.decision.token_floor)
+            _note_floor(call, model, body)
             started = time.perf_counter()
             try:
                 if call.request.stream:
@@ -113,6 +114,15 @@ def upstream_body(request: ChatRequest, model: ModelSpec, floor: int | None) -> 
         options = params.get("stream_options")
         params["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
     return {**params, "model": model.served_as, "messages": request.messages}
+
+
+def _note_floor(call: Call, model: ModelSpec, body: dict[str, Any]) -> None:
+    asked = call.request.max_tokens()
+    sent = body.get(model.token_param)
+    if asked is not None and sent != asked:
+        call.decision.notes.append(
+            f"max_completion_tokens {asked} raised to the reasoning floor {sent} for {model.slug}"
+        )
 
 
 def wants_usage(request: ChatRequest) -> bool:
