@@ -80,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="measure routing accuracy on labelled prompts")
     p.add_argument("--config", required=True)
     p.add_argument("--data", required=True)
+    p.add_argument("--router", help="router name when the config holds several")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_eval)
 
@@ -206,7 +207,7 @@ def since_ts(text: str) -> float:
 def _eval(args: argparse.Namespace) -> int:
     from .evaluate import eval_command
 
-    return eval_command(args.config, args.data, args.json)
+    return eval_command(args.config, args.data, args.json, router_name=args.router)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,172 @@
+"""Benchmark the embedded classifier alone against plain cosine, in the same run.
+
+    .venv/bin/python benchmarks/bench_classifier.py [--data ../shared/eval/routing-dev.jsonl]
+        [--config ROUTER_FILE] [--json]
+
+For each classifier: accuracy, decisions per second, decision latency p50 / p99 (one request at a
+time, the way the pipeline calls it), and the process's resident memory after it is loaded.
+The baseline embeds the prompt with the same encoder and picks the task description with the
+highest cosine, with the fallback below the threshold that is best on this very data (an
+optimistic baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tollway.classify import (
+    CachedEmbedder,
+    EmbeddingClassifier,
+    default_classifier,
+    default_embedder,
+    default_library,
+)
+from tollway.classify.base import Match, Messages
+from tollway.classify.embedding import conversation_parts
+from tollway.config import RouterConfig, load_config
+from tollway.evaluate import load_rows
+
+ROOT = Path(__file__).resolve().parents[1]
+TUTORIAL = ROOT / "examples" / "tutorial-router.json"
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class PlainCosine:
+    """Baseline: cosine between the latest user turn and each task description."""
+
+    def __init__(self, threshold: float = 0.0) -> None:
+        self.embedder = default_embedder()
+        self.threshold = threshold
+        self._desc: dict[str, np.ndarray[Any, Any]] = {}
+
+    def raw(self, router: RouterConfig, messages: Messages) -> np.ndarray[Any, Any]:
+        if router.name not in self._desc:
+            self._desc[router.name] = self.embedder.embed(
+                [p.custom_task.description for p in router.policies]
+            )
+        last, _, _ = conversation_parts(messages)
+        v = self.embedder.embed([last or " "])[0]
+        return self._desc[router.name] @ v  # type: ignore[no-any-return]
+
+    async def classify(self, router: RouterConfig, messages: Messages) -> Match:
+        sims = self.raw(router, messages)
+        i = int(sims.argmax())
+        task = router.task_names[i] if sims[i] >= self.threshold else None
+        return Match(task, dict(zip(router.task_names, map(float, sims), strict=True)))
+
+
+def run(name: str, clf: Any, router: RouterConfig, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    async def go() -> tuple[list[float], int]:
+        await clf.classify(router, rows[0]["messages"])  # warm: load model, compile router
+        emb = default_embedder()
+        if isinstance(emb, CachedEmbedder):
+            emb.clear()  # measure the model on every prompt, not the text cache
+        lat: list[float] = []
+        ok = 0
+        for row in rows:
+            t = time.perf_counter()
+            m = await clf.classify(router, row["messages"])
+            lat.append((time.perf_counter() - t) * 1000)
+            ok += (m.task or "fallback") == row["route"]
+        return lat, ok
+
+    start = time.perf_counter()
+    lat, ok = asyncio.run(go())
+    wall = time.perf_counter() - start
+    return {
+        "classifier": name,
+        "accuracy": round(ok / len(rows), 4),
+        "decisions_per_s": round(len(rows) / (sum(lat) / 1000), 1),
+        "p50_ms": round(float(np.percentile(lat, 50)), 3),
+        "p99_ms": round(float(np.percentile(lat, 99)), 3),
+        "max_ms": round(max(lat), 3),
+        "rss_mb": round(rss_mb(), 1),
+        "wall_s": round(wall, 2),
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "eval" / "routing-dev.jsonl"))
+    ap.add_argument("--config", default=None, help="router file (default: the tutorial's router)")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--holdout",
+        action="store_true",
+        help="also score each data source with its exemplars removed from the library "
+        "(leave-one-source-out: how the library does on sources it has never seen)",
+    )
+    args = ap.parse_args()
+    cfg = load_config(args.config or TUTORIAL)
+    router = next(iter(cfg.routers.values()))
+    rows = load_rows(args.data)
+    before = rss_mb()
+
+    base = PlainCosine()
+    # best threshold for the baseline, chosen on the data itself (optimistic)
+    sims = [base.raw(router, r["messages"]) for r in rows]
+    best = (0.0, -1.0)
+    for th in np.arange(0.0, 0.8, 0.01):
+        ok = sum(
+            ((router.task_names[int(s.argmax())] if s.max() >= th else "fallback") == r["route"])
+            for s, r in zip(sims, rows, strict=True)
+        )
+        best = max(best, (ok / len(rows), float(th)))
+    base.threshold = best[1]
+    results = [run(f"plain-cosine (threshold {best[1]:.2f})", base, router, rows)]
+    results.append(run("tollway embedded (library + signals)", default_classifier(), router, rows))
+    holdout: dict[str, float] = {}
+    if args.holdout:
+        holdout = leave_source_out(router, rows)
+    out = {
+        "router": router.name,
+        "rows": len(rows),
+        "rss_before_mb": round(before, 1),
+        "results": results,
+        "holdout": holdout,
+    }
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"router {router.name}, {len(rows)} requests; RSS before loading: {before:.0f} MB")
+        print(f"{'classifier':<40}{'acc':>7}{'dec/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'RSS MB':>8}")
+        for r in results:
+            print(
+                f"{r['classifier']:<40}{r['accuracy']:>7.1%}{r['decisions_per_s']:>9.0f}"
+                f"{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['max_ms']:>9.2f}{r['rss_mb']:>8.0f}"
+            )
+        for source, acc in holdout.items():
+            print(f"held-out source {source:<58}{acc:>7.1%}")
+    return 0
+
+
+def leave_source_out(router: RouterConfig, rows: list[dict[str, Any]]) -> dict[str, float]:
+    lib = default_library()
+    out: dict[str, float] = {}
+    correct = 0
+    for source in sorted({str(r.get("source", "")).split(":")[0] for r in rows} - {""}):
+        sub = [r for r in rows if str(r.get("source", "")).startswith(source)]
+        clf = EmbeddingClassifier(embedder=default_embedder(), library=lib.without_sources([source]))
+        matches = clf.decide_many(router, [r["messages"] for r in sub])
+        ok = sum((m.task or "fallback") == r["route"] for m, r in zip(matches, sub, strict=True))
+        out[source] = round(ok / len(sub), 4)
+        correct += ok
+    if out:
+        out["(all rows, each without its own source)"] = round(correct / len(rows), 4)
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,435 @@
+"""The embedded default classifier: task descriptions matched through a library of task types.
+
+Plain cosine between a prompt and a task description mostly measures topic: descriptions say what
+to do, prompts *are* requests. So a router is compiled once (per distinct set of descriptions):
+
+1. each task description is compared with the descriptions of the library's task types
+   (description to description: an easy match) and claims the types close to it;
+2. the claimed types' exemplar prompts become that task's neighbours, together with the task's
+   own ``examples`` and its description; the types no task claims become the fallback's
+   neighbours (explicit negatives);
+3. a prompt is embedded once (the whole conversation: latest user turn, first user turn and system
+   prompt, weighted) and scored against every group of neighbours (mean of the top-k cosines);
+   the best task wins unless a fallback group scores higher or the score is under the threshold.
+
+``classify`` is one embedding plus a matrix-vector product.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..config import RouterConfig
+from .base import Match, Messages
+from .embedders import Embedder, Vectors, default_embedder
+from .exemplars import Library, default_library
+from .features import bonuses
+
+FALLBACK = "fallback"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Knobs of the embedded classifier. Defaults were chosen on half of the dev set and checked
+    on the other half, on held-out sources and on a second router (see docs/classifier.md)."""
+
+    k: int = 3
+    """Neighbours averaged per group."""
+    claim_floor: float = 0.45
+    """A task claims a library type only if its description is at least this close to the type's."""
+    claim_window: float = 0.12
+    """...and within this much of the task's closest type..."""
+    claim_relative: float = 2.0
+    """...and stands out from the other types (see ``EmbeddingClassifier.affinities``)."""
+    description_bonus: float = 0.0
+    """Added to the plain prompt-to-description cosine (it runs lower than prompt-to-prompt)."""
+    last_weight: float = 1.0
+    first_weight: float = 0.5
+    system_weight: float = 0.35
+    short_turn_words: int = 8
+    """A latest user turn shorter than this is a follow-up: the first turn then weighs as much."""
+    signal_weight: float = 0.1
+    """Bonus to a library type's score per structural signal (see ``features``)."""
+    min_score: float = 0.0
+    """A task needs at least this score; ``RouterConfig.match_threshold`` overrides it."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    type: str
+    affinity: float
+
+
+@dataclass
+class CompiledRouter:
+    """What ``classify`` needs, precomputed once per router."""
+
+    tasks: tuple[str, ...]
+    matrix: Vectors
+    index: NDArray[np.intp]
+    """(groups, width) row indices into ``matrix``; ``len(matrix)`` pads (a -inf sentinel)."""
+    sizes: NDArray[np.intp]
+    group_names: tuple[str, ...]
+    group_target: NDArray[np.intp]
+    """Target of each group: 0..len(tasks)-1 for a task, len(tasks) for the fallback."""
+    claims: Mapping[str, tuple[Claim, ...]]
+    fallback_types: tuple[str, ...]
+    threshold: float
+    k: int
+    descriptions: Vectors
+    """(tasks, dim) embeddings of the task descriptions."""
+    type_groups: Mapping[str, int]
+    """Library type name -> its group index."""
+
+    def group_scores(self, vector: Vectors) -> NDArray[np.float32]:
+        sims = self.matrix @ vector
+        padded = np.append(sims, np.float32(-np.inf))[self.index]
+        k = min(self.k, padded.shape[1])
+        top = -np.partition(-padded, k - 1, axis=1)[:, :k]
+        top = np.where(np.isfinite(top), top, 0.0)
+        counts = np.minimum(self.sizes, k).astype(np.float32)
+        return (top.sum(axis=1) / counts).astype(np.float32)  # type: ignore[no-any-return]
+
+
+def message_text(message: Mapping[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Sequence):
+        parts = []
+        for part in content:
+            if isinstance(part, Mapping) and isinstance(part.get("text"), str):
+                parts.append(part["text"])
+            elif isinstance(part, str):
+                parts.append(part)
+        return "\n".join(parts)
+    return ""
+
+
+def conversation_parts(messages: Messages) -> tuple[str, str, str]:
+    """(latest user turn, first user turn if different, system prompt)."""
+    users = [message_text(m) for m in messages if m.get("role") == "user"]
+    users = [u for u in users if u.strip()]
+    system = "\n".join(message_text(m) for m in messages if m.get("role") in ("system", "developer")).strip()
+    if not users:
+        other = [message_text(m) for m in messages if message_text(m).strip()]
+        return (other[-1] if other else "", "", system)
+    last = users[-1]
+    first = users[0] if len(users) > 1 else ""
+    return last, first, system
+
+
+class EmbeddingClassifier:
+    """The embedded classifier. Construct once and share; routers are compiled on first sight and
+    cached by their task descriptions (a changed description compiles anew)."""
+
+    def __init__(
+        self,
+        embedder: Embedder | None = None,
+        library: Library | None = None,
+        settings: Settings | None = None,
+        max_routers: int = 256,
+    ) -> None:
+        self._embedder = embedder
+        self._library = library
+        self.settings = settings or Settings()
+        self.max_routers = max_routers
+        self._compiled: OrderedDict[tuple[Any, ...], CompiledRouter] = OrderedDict()
+        self._lock = threading.Lock()
+        self._library_vectors: Vectors | None = None
+        self._type_desc_vectors: list[Vectors] | None = None
+        self._library_lock = threading.Lock()
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = default_embedder()
+        return self._embedder
+
+    @property
+    def library(self) -> Library:
+        if self._library is None:
+            self._library = default_library()
+        return self._library
+
+    # ----- compile -----
+
+    def _library_embeddings(self) -> tuple[Vectors, list[Vectors]]:
+        if self._library_vectors is None or self._type_desc_vectors is None:
+            with self._library_lock:
+                if self._library_vectors is None or self._type_desc_vectors is None:
+                    lib = self.library
+                    examples = [e for t in lib.types for e in t.examples]
+                    descs = [d for t in lib.types for d in t.descriptions]
+                    vecs = self.embedder.embed(examples + descs)
+                    ex_vecs, desc_vecs = vecs[: len(examples)], vecs[len(examples) :]
+                    per_type, at = [], 0
+                    for t in lib.types:
+                        per_type.append(desc_vecs[at : at + len(t.descriptions)])
+                        at += len(t.descriptions)
+                    self._type_desc_vectors = per_type
+                    self._library_vectors = ex_vecs
+        return self._library_vectors, self._type_desc_vectors
+
+    def _key(self, router: RouterConfig) -> tuple[Any, ...]:
+        return (
+            self.embedder.name,
+            id(self.library),
+            router.match_threshold,
+            tuple((p.name, p.custom_task.description, p.custom_task.examples) for p in router.policies),
+        )
+
+    def compiled(self, router: RouterConfig) -> CompiledRouter:
+        """The router's precomputed form (compiled on first use, then cached)."""
+        key = self._key(router)
+        with self._lock:
+            hit = self._compiled.get(key)
+            if hit is not None:
+                self._compiled.move_to_end(key)
+                return hit
+        built = self.compile(router)
+        with self._lock:
+            self._compiled[key] = built
+            while len(self._compiled) > self.max_routers:
+                self._compiled.popitem(last=False)
+        return built
+
+    def affinities(self, router: RouterConfig) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Closeness of each task description to each library type, as (tasks, types) arrays:
+        the raw cosine to the type's closest description, and a relative score (z-scores across
+        types of that cosine plus half the z-score of the cosine to the type's exemplar centroid)
+        that discounts types which are close to every description."""
+        _, type_descs = self._library_embeddings()
+        centroids = self._centroids()
+        task_vecs = self.embedder.embed([p.custom_task.description for p in router.policies])
+        raw = np.zeros((len(router.policies), len(type_descs)), dtype=np.float32)
+        for j, descs in enumerate(type_descs):
+            raw[:, j] = (task_vecs @ descs.T).max(axis=1)
+        cen = task_vecs @ centroids.T
+        rel = _zscore(raw) + 0.5 * _zscore(cen)
+        return raw, rel.astype(np.float32)
+
+    def _centroids(self) -> Vectors:
+        ex_vecs, _ = self._library_embeddings()
+        out, at = [], 0
+        for t in self.library.types:
+            n = len(t.examples)
+            c = ex_vecs[at : at + n].mean(axis=0) if n else np.zeros(ex_vecs.shape[1], np.float32)
+            out.append(c / (np.linalg.norm(c) or 1.0))
+            at += n
+        return np.stack(out).astype(np.float32)
+
+    def compile(self, router: RouterConfig) -> CompiledRouter:
+        s = self.settings
+        lib = self.library
+        ex_vecs, _ = self._library_embeddings()
+        aff, rel = self.affinities(router)
+        tasks = router.task_names
+        n_tasks = len(tasks)
+
+        # each type goes to the task closest to it, if that task is close enough
+        owner = np.full(len(lib.types), n_tasks, dtype=np.intp)
+        best_of_task = aff.max(axis=1)
+        for j in range(len(lib.types)):
+            i = int(aff[:, j].argmax())
+            a = float(aff[i, j])
+            if a >= s.claim_floor and a >= best_of_task[i] - s.claim_window and rel[i, j] >= s.claim_relative:
+                owner[j] = i
+
+        rows: list[Vectors] = []
+        groups: list[tuple[str, int, int]] = []  # name, target, size
+        at = 0
+        for j, t in enumerate(lib.types):
+            n = len(t.examples)
+            if n:
+                rows.append(ex_vecs[at : at + n])
+                groups.append((f"type:{t.name}", int(owner[j]), n))
+            at += n
+        task_desc = self.embedder.embed([p.custom_task.description for p in router.policies])
+        for i, policy in enumerate(router.policies):
+            examples = list(policy.custom_task.examples)
+            if examples:
+                rows.append(self.embedder.embed(examples))
+                groups.append((f"examples:{policy.name}", i, len(examples)))
+        matrix = np.concatenate(rows, axis=0) if rows else np.zeros((0, 1), np.float32)
+        width = max([g[2] for g in groups], default=1)
+        index = np.full((len(groups), width), len(matrix), dtype=np.intp)
+        start = 0
+        for g, (_, _, size) in enumerate(groups):
+            index[g, :size] = np.arange(start, start + size)
+            start += size
+        claims = {
+            tasks[i]: tuple(
+                sorted(
+                    (
+                        Claim(lib.types[j].name, round(float(aff[i, j]), 3))
+                        for j in range(len(lib.types))
+                        if owner[j] == i
+                    ),
+                    key=lambda c: -c.affinity,
+                )
+            )
+            for i in range(n_tasks)
+        }
+        threshold = router.match_threshold if router.match_threshold is not None else s.min_score
+        return CompiledRouter(
+            tasks=tasks,
+            matrix=matrix.astype(np.float32),
+            index=index,
+            sizes=np.array([g[2] for g in groups], dtype=np.intp),
+            group_names=tuple(g[0] for g in groups),
+            group_target=np.array([g[1] for g in groups], dtype=np.intp),
+            claims=claims,
+            fallback_types=tuple(lib.types[j].name for j in range(len(lib.types)) if owner[j] == n_tasks),
+            threshold=float(threshold),
+            k=s.k,
+            descriptions=task_desc,
+            type_groups={name[5:]: g for g, (name, _, _) in enumerate(groups) if name.startswith("type:")},
+        )
+
+    # ----- classify -----
+
+    def _parts(self, messages: Messages) -> tuple[list[str], list[float], str]:
+        s = self.settings
+        last, first, system = conversation_parts(messages)
+        texts = [last or " "]
+        weights = [s.last_weight]
+        if first:
+            texts.append(first)
+            short = len(last.split()) < s.short_turn_words
+            weights.append(s.last_weight if short else s.first_weight)
+        if system:
+            texts.append(system)
+            weights.append(s.system_weight)
+        return texts, weights, last
+
+    @staticmethod
+    def _combine(vecs: Vectors, weights: list[float]) -> Vectors:
+        v = (np.asarray(weights, dtype=np.float32)[:, None] * vecs).sum(axis=0)
+        norm = float(np.linalg.norm(v))
+        return (v / norm if norm else v).astype(np.float32)  # type: ignore[no-any-return]
+
+    def embed_conversation(self, messages: Messages) -> Vectors:
+        """One unit vector for the whole conversation: the latest user turn, the first user turn
+        (weighted up when the latest is a short follow-up) and the system prompt."""
+        texts, weights, _ = self._parts(messages)
+        return self._combine(self.embedder.embed(texts), weights)
+
+    def scores(
+        self, router: RouterConfig, messages: Messages
+    ) -> tuple[CompiledRouter, dict[str, float], dict[str, str]]:
+        """Per-target scores (tasks and ``fallback``) and the group that gave each."""
+        texts, weights, last = self._parts(messages)
+        vector = self._combine(self.embedder.embed(texts), weights)
+        return self._scores(self.compiled(router), vector, last)
+
+    def _scores(
+        self, c: CompiledRouter, v: Vectors, last: str
+    ) -> tuple[CompiledRouter, dict[str, float], dict[str, str]]:
+        gs = c.group_scores(v) if len(c.group_names) else np.zeros(0, np.float32)
+        if self.settings.signal_weight:
+            for g, bonus in bonuses(last, c.type_groups, self.settings.signal_weight).items():
+                gs[g] += bonus
+        n = len(c.tasks)
+        best = np.full(n + 1, -1.0, dtype=np.float32)
+        via = [""] * (n + 1)
+        for g, target in enumerate(c.group_target):
+            if gs[g] > best[target]:
+                best[target] = gs[g]
+                via[target] = c.group_names[g]
+        desc = c.descriptions @ v + self.settings.description_bonus
+        for i in range(n):
+            if desc[i] > best[i]:
+                best[i] = desc[i]
+                via[i] = "description"
+        names = [*c.tasks, FALLBACK]
+        return (
+            c,
+            {names[i]: round(float(best[i]), 4) for i in range(n + 1)},
+            {names[i]: via[i] for i in range(n + 1)},
+        )
+
+    def decide(self, router: RouterConfig, messages: Messages) -> Match:
+        """Synchronous ``classify``."""
+        return self._match(*self.scores(router, messages))
+
+    def decide_many(self, router: RouterConfig, conversations: Sequence[Messages]) -> list[Match]:
+        """``decide`` for many conversations, embedding all their texts in one batch (offline
+        evaluation; a request path calls ``classify``)."""
+        c = self.compiled(router)
+        parts = [self._parts(m) for m in conversations]
+        flat = [t for texts, _, _ in parts for t in texts]
+        vecs = self.embedder.embed(flat) if flat else np.zeros((0, 1), np.float32)
+        out, at = [], 0
+        for texts, weights, last in parts:
+            v = self._combine(vecs[at : at + len(texts)], weights)
+            at += len(texts)
+            out.append(self._match(*self._scores(c, v, last)))
+        return out
+
+    def _match(self, c: CompiledRouter, scores: dict[str, float], via: dict[str, str]) -> Match:
+        task_scores = {t: scores[t] for t in c.tasks}
+        best_task = max(task_scores, key=lambda t: task_scores[t])
+        best = task_scores[best_task]
+        fb = scores[FALLBACK] if via[FALLBACK] else -1.0
+        others = sorted((v for t, v in task_scores.items() if t != best_task), reverse=True)
+        runner_up = max(others[0] if others else -1.0, fb)
+        if best < c.threshold:
+            margin = c.threshold - best
+            why = (
+                f"fallback: best task {best_task!r} scored {best:.2f}, under the match "
+                f"threshold {c.threshold:.2f}"
+            )
+            return Match(None, scores, round(margin, 4), why)
+        if fb >= best:
+            margin = fb - best
+            why = (
+                f"fallback: closest to {_label(via[FALLBACK])} ({fb:.2f}), which no task "
+                f"claims; best task {best_task!r} {best:.2f} via {_label(via[best_task])}"
+            )
+            return Match(None, scores, round(margin, 4), why)
+        margin = best - runner_up
+        second = max(
+            ((t, v) for t, v in scores.items() if t != best_task),
+            key=lambda kv: kv[1],
+            default=(FALLBACK, -1.0),
+        )
+        why = (
+            f"task {best_task!r}: score {best:.2f} via {_label(via[best_task])}; next "
+            f"{second[0]!r} {second[1]:.2f}; margin {margin:.2f}"
+        )
+        return Match(best_task, scores, round(margin, 4), why)
+
+    async def classify(self, router: RouterConfig, messages: Messages) -> Match:
+        return self.decide(router, messages)
+
+    def explain_router(self, router: RouterConfig) -> str:
+        """Which library types each task claimed, and which stand for the fallback."""
+        c = self.compiled(router)
+        lines = []
+        for task in c.tasks:
+            claimed = ", ".join(f"{cl.type} ({cl.affinity:.2f})" for cl in c.claims[task])
+            lines.append(f"{task}: {claimed or '(no library type; description and examples only)'}")
+        lines.append(f"fallback: {', '.join(c.fallback_types) or '(none)'}")
+        return "\n".join(lines)
+
+
+def _zscore(a: NDArray[np.float32]) -> NDArray[np.float32]:
+    std = a.std(axis=1, keepdims=True)
+    std[std == 0] = 1.0
+    return (a - a.mean(axis=1, keepdims=True)) / std  # type: ignore[no-any-return]
+
+
+def _label(group: str) -> str:
+    if group.startswith("type:"):
+        return f"library type {group[5:]!r}"
+    if group.startswith("examples:"):
+        return "the task's examples"
+    return group or "nothing"
