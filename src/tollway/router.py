@@ -174,6 +174,13 @@ class Router:
 
         return transport(self, **options)
 
+    async def warmup(self) -> None:
+        """Prepare the classifier for every router (load models, embed descriptions), so that
+        the first real call does not pay for it. Servers call this before they report ready."""
+        probe = [{"role": "user", "content": "hello"}]
+        for router in self.config.routers.values():
+            await self.classifier.classify(router, probe)
+
     async def handle(self, call: Call) -> Reply:
         """Run the pipeline for a prepared call: what the server, middleware and transport use."""
         return await self.pipeline(call)
