@@ -142,3 +142,12 @@ async def test_500_concurrent_requests_never_overspend_a_small_cap(tmp_path, sto
     assert all(isinstance(r, BudgetExceeded) and "daily cap of $0.05" in r.message for r in refused)
     assert reserved == 0
     assert from_units(settled) == sum(c.decision.actual_cost for c in served) <= limit
+
+
+async def test_a_capped_tenant_without_max_tokens_gets_the_bound_it_is_reserved_for():
+    async with router_for(Budget(day=Decimal("5"))) as router:
+        completion = await router.chat(QA, tenant="acme")
+        assert router.simulator.requests[-1]["max_tokens"] == 4096
+        assert "tenant has budget caps" in " ".join(completion.decision.notes)
+        await router.chat(QA, tenant="free")  # no caps: the request goes as sent
+        assert "max_tokens" not in router.simulator.requests[-1]

@@ -9,8 +9,10 @@ does not is the task's ``over_budget`` action:
 - ``clamp``: lower max tokens until the call fits, never below the reasoning floor.
 
 The reservation is the largest bound among the candidates, since failover may reach any of
-them; candidates that cannot fit are dropped. It is settled with the actual cost from ``usage``
-(streams: when they end, also when the client goes away mid-way), or released if the call fails.
+them; candidates that cannot fit are dropped. A capped tenant's request without max tokens gets
+``max_completion_tokens`` = the default bound (4,096), so the reservation is a true worst case.
+It is settled with the actual cost from ``usage`` (streams: when they end, also when the client
+goes away mid-way), or released if the call fails.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ..budget import DEFAULT_LEASE_S, UNLIMITED, BudgetExceeded, Cap, Ledger, Re
 from ..catalog import Catalog
 from ..cost import request_cost
 from ..decision import Usage
-from ..estimate import input_tokens
+from ..estimate import DEFAULT_OUTPUT_BOUND, input_tokens
 from ..money import PER_MILLION, from_units, to_units
 from ..pipeline import Call, Next, Reply
 from ..tenancy import Tenants
@@ -74,6 +76,8 @@ class Budget:
         return reply
 
     async def _reserve(self, call: Call, caps: list[Cap]) -> Reservation:
+        if caps:
+            self._bound_output(call)
         per_request = next((c.limit for c in caps if c.window == "request"), None)
         self._fit(call, per_request, None)
         try:
@@ -88,6 +92,18 @@ class Budget:
             return await self.ledger.reserve(
                 call.tenant, caps, self._amount(call), call.request_id, self.lease_s
             )
+
+    def _bound_output(self, call: Call) -> None:
+        """A capped tenant's call without max tokens gets the default bound as its limit, so
+        the reservation covers the worst case and settled spend can never exceed it."""
+        if call.request.max_tokens() is not None:
+            return
+        call.request.params["max_completion_tokens"] = DEFAULT_OUTPUT_BOUND
+        call.decision.notes.append(
+            f"max_completion_tokens set to {DEFAULT_OUTPUT_BOUND}: the tenant has budget caps"
+        )
+        call.decision.estimates.clear()
+        self.estimate.apply(call)
 
     def _amount(self, call: Call) -> int:
         estimates = call.decision.estimates
