@@ -31,6 +31,7 @@ from .base import Match, Messages
 from .embedders import Embedder, Vectors, default_embedder
 from .exemplars import Library, default_library
 from .features import bonuses
+from .vectors import shipped_vectors
 
 FALLBACK = "fallback"
 
@@ -168,7 +169,9 @@ class EmbeddingClassifier:
                     lib = self.library
                     examples = [e for t in lib.types for e in t.examples]
                     descs = [d for t in lib.types for d in t.descriptions]
-                    vecs = self.embedder.embed(examples + descs)
+                    vecs = shipped_vectors(self.embedder.name, examples + descs)
+                    if vecs is None:
+                        vecs = self.embedder.embed(examples + descs)
                     ex_vecs, desc_vecs = vecs[: len(examples)], vecs[len(examples) :]
                     per_type, at = [], 0
                     for t in lib.types:
