@@ -47,7 +47,7 @@ def record_of(call: Call, catalog: Catalog, status: str, latency_ms: float) -> C
     d = call.decision
     usage = d.usage
     savings = 0
-    if usage is not None and usage.cached_tokens and d.model in catalog:
+    if usage is not None and usage.cached_tokens and d.model is not None and d.model in catalog:
         model = catalog.get(d.model)
         savings = to_units(
             model.input_cost(usage.cached_tokens) - model.input_cost(usage.cached_tokens, usage.cached_tokens)
