@@ -2,7 +2,10 @@
 ../shared/bench's fake upstream; then the in-process transport against the bare SDK.
 
     .venv/bin/python benchmarks/bench_server.py [--n 2000] [--reps 3] [--conc "1 32"] [--no-stream]
-        [--skip-litellm] [--out DIR]
+        [--skip-litellm] [--litellm-n 500] [--max-seconds 60] [--only a,b] [--out DIR]
+
+LiteLLM's proxy serves tens of requests a second, so it gets its own (smaller) N; every load run
+is also bounded by --max-seconds (req/s and percentiles are over the requests done by then).
 
 Needs the bench venvs of ../shared/bench/README.md (/tmp/bench-venv/base, /tmp/bench-venv/litellm).
 Writes DIR/results.jsonl, DIR/RESULTS.md (the shared report) and DIR/inproc.jsonl.
@@ -24,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 BENCH = Path(os.environ.get("BENCH_DIR", HERE.parent.parent / "shared" / "bench"))
 BASE_PY = os.environ.get("VENV_BASE", "/tmp/bench-venv/base") + "/bin/python"
 LITELLM_BIN = os.environ.get("VENV_LITELLM", "/tmp/bench-venv/litellm") + "/bin/litellm"
-UPSTREAM_PORT = 18000
+PORT_BASE = 18000  # fake upstream; peers at +100.. (--port-base moves them all)
 
 
 def port_open(port: int) -> bool:
@@ -32,41 +35,47 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def peers(key: str) -> list[tuple[str, int, list[str], dict[str, str], list[str]]]:
-    """(name, port, start command, extra env, extra run_peer args)."""
+def peers(key: str, base: int) -> list[tuple[str, int, list[str], dict[str, str], list[str]]]:
+    """(name, port, start command, extra env, extra run_peer args); ports from ``base``."""
     tollway = [str(HERE / "peers" / "tollway.sh")]
     litellm_env = {"LITELLM_MASTER_KEY": key, "LITELLM_BIN": LITELLM_BIN}
     return [
-        ("direct", UPSTREAM_PORT, [], {}, []),
+        ("direct", base, [], {}, []),
         (
             "passthrough-httpx",
-            18100,
+            base + 100,
             [str(BENCH / "peers" / "passthrough.sh")],
             {"PASSTHROUGH_CLIENT": "httpx"},
             [],
         ),
         (
             "passthrough-aiohttp",
-            18101,
+            base + 101,
             [str(BENCH / "peers" / "passthrough.sh")],
             {"PASSTHROUGH_CLIENT": "aiohttp"},
             [],
         ),
         (
             "litellm-proxy",
-            18200,
+            base + 200,
             [str(BENCH / "peers" / "litellm.sh")],
             litellm_env,
             ["--header", f"Authorization: Bearer {key}"],
         ),
-        ("tollway", 18300, tollway, {"TOLLWAY_UPSTREAM_CLIENT": "aiohttp"}, ["--model", "router:bench"]),
-        ("tollway-httpx", 18301, tollway, {"TOLLWAY_UPSTREAM_CLIENT": "httpx"}, ["--model", "router:bench"]),
-        # an experiment, not a shipped option: HttpUpstream's interface on aiohttp without httpx
+        # the server's default: the native aiohttp client (tollway.upstream_aiohttp)
+        ("tollway", base + 300, tollway, {"TOLLWAY_UPSTREAM_CLIENT": "aiohttp"}, ["--model", "router:bench"]),
         (
-            "tollway-raw-aiohttp",
-            18302,
+            "tollway-httpx-aiohttp",
+            base + 301,
             tollway,
-            {"TOLLWAY_UPSTREAM_CLIENT": "raw-aiohttp"},
+            {"TOLLWAY_UPSTREAM_CLIENT": "httpx-aiohttp"},
+            ["--model", "router:bench"],
+        ),
+        (
+            "tollway-httpx",
+            base + 302,
+            tollway,
+            {"TOLLWAY_UPSTREAM_CLIENT": "httpx"},
             ["--model", "router:bench"],
         ),
     ]
@@ -79,32 +88,37 @@ def main() -> int:
     ap.add_argument("--conc", default="1 32")
     ap.add_argument("--no-stream", action="store_true")
     ap.add_argument("--skip-litellm", action="store_true")
+    ap.add_argument("--litellm-n", type=int, default=500, help="requests per measurement for LiteLLM")
+    ap.add_argument("--max-seconds", type=int, default=60, help="bound of one load run")
     ap.add_argument("--only", help="comma-separated peer names")
+    ap.add_argument("--port-base", type=int, default=PORT_BASE, help="fake upstream port; peers above it")
     ap.add_argument("--out", default=str(HERE / "results" / time.strftime("%Y%m%d-%H%M%S")))
     args = ap.parse_args()
     out = Path(args.out)
     (out / "logs").mkdir(parents=True, exist_ok=True)
-    if port_open(UPSTREAM_PORT):
-        sys.exit(f"port {UPSTREAM_PORT} is taken: stop that server first")
+    upstream_port = args.port_base
+    taken = [p for _, p, _, _, _ in peers("", upstream_port) if port_open(p)]
+    if taken:
+        sys.exit(f"ports {taken} are taken (another bench running?): wait, or pass --port-base")
     upstream = subprocess.Popen(
-        [BASE_PY, str(BENCH / "fake_upstream.py"), "--host", "127.0.0.1", "--port", str(UPSTREAM_PORT)],
+        [BASE_PY, str(BENCH / "fake_upstream.py"), "--host", "127.0.0.1", "--port", str(upstream_port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
         for _ in range(100):
-            if port_open(UPSTREAM_PORT):
+            if port_open(upstream_port):
                 break
             time.sleep(0.1)
         run_machine_probe(out, "start")
         key = "sk-bench-" + secrets.token_hex(16)
         only = set(args.only.split(",")) if args.only else None
         for stream in [False] if args.no_stream else [False, True]:
-            for name, port, cmd, env, extra in peers(key):
+            for name, port, cmd, env, extra in peers(key, upstream_port):
                 if (only and name not in only) or (args.skip_litellm and name == "litellm-proxy"):
                     continue
-                run_peer(out, name, port, cmd, env, extra, args, upstream.pid, stream)
+                run_peer(out, name, port, cmd, env, extra, args, upstream_port, upstream.pid, stream)
         run_machine_probe(out, "end")
         report = subprocess.run([BASE_PY, str(BENCH / "report.py"), str(out)], capture_output=True, text=True)
         (out / "RESULTS.md").write_text(report.stdout)
@@ -123,6 +137,7 @@ def run_peer(
     env: dict[str, str],
     extra: list[str],
     args: argparse.Namespace,
+    upstream_port: int,
     upstream_pgid: int,
     stream: bool,
 ) -> None:
@@ -133,7 +148,9 @@ def run_peer(
         "--port",
         str(port),
         "-n",
-        str(args.n),
+        str(args.litellm_n if name == "litellm-proxy" else args.n),
+        "--max-seconds",
+        str(args.max_seconds),
         "--reps",
         str(args.reps),
         "--conc",
@@ -145,7 +162,7 @@ def run_peer(
         "--python",
         BASE_PY,
         "--upstream-port",
-        str(UPSTREAM_PORT),
+        str(upstream_port),
         "--upstream-pgid",
         str(upstream_pgid),
         *extra,

@@ -5,7 +5,8 @@
 Modes: ``sdk`` (openai.AsyncOpenAI straight to the upstream, default httpx client), ``sdk-aiohttp``
 (the same over httpx-aiohttp, the SDK's own aiohttp option), ``transport`` (AsyncOpenAI with
 ``http_client=httpx.AsyncClient(transport=RouterTransport(router))``, the router calling the
-upstream) and ``classifier`` (the router's classifier alone, for its p50). One JSON line each.
+upstream with the server's client, ``--upstream-client``, default the native aiohttp one) and
+``classifier`` (the router's classifier alone, for its p50). One JSON line each.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ import tollway_app
 
 from tollway.config import load_config
 from tollway.router import Router
-from tollway.serve import ServeOptions, upstream_transport
+from tollway.serve import ServeOptions, build_upstream, upstream_transport
+from tollway.telemetry import configure_logging
 from tollway.transport import RouterTransport
-from tollway.upstream import HttpUpstream
 
 MESSAGES: list[Any] = [
     {"role": "system", "content": "You are a concise assistant that answers benchmark questions."},
@@ -68,13 +69,14 @@ async def measure(call: Callable[[], Awaitable[Any]], n: int, conc: int) -> dict
     }
 
 
-async def run(mode: str, upstream: str, n: int, conc: int) -> dict[str, Any]:
+async def run(mode: str, upstream: str, n: int, conc: int, upstream_choice: str) -> dict[str, Any]:
     if mode in ("sdk", "sdk-aiohttp"):
-        transport = (
-            upstream_transport(ServeOptions(upstream_client="aiohttp")) if mode == "sdk-aiohttp" else None
-        )
+        options = ServeOptions(upstream_client="httpx-aiohttp")
+        transport = upstream_transport(options) if mode == "sdk-aiohttp" else None
         client = openai.AsyncOpenAI(
-            base_url=upstream, api_key="sk-x", http_client=httpx.AsyncClient(transport=transport)
+            base_url=upstream,
+            api_key="sk-x",
+            http_client=httpx.AsyncClient(transport=transport),  # type: ignore[arg-type]
         )
 
         async def call() -> Any:
@@ -84,9 +86,7 @@ async def run(mode: str, upstream: str, n: int, conc: int) -> dict[str, Any]:
         await client.close()
         return result
     config = load_config(tollway_app.bench_config(upstream))
-    upstream_client = HttpUpstream(
-        config.catalog, transport=upstream_transport(ServeOptions(upstream_client="aiohttp"))
-    )
+    upstream_client = build_upstream(ServeOptions(upstream_client=upstream_choice), config.catalog)
     async with Router(config, upstream=upstream_client, classifier=tollway_app.classifier()) as router:
         if mode == "classifier":
             routing = router.config.routers["bench"]
@@ -98,7 +98,7 @@ async def run(mode: str, upstream: str, n: int, conc: int) -> dict[str, Any]:
         client = openai.AsyncOpenAI(
             base_url="http://tollway/v1",
             api_key="sk-x",
-            http_client=httpx.AsyncClient(transport=RouterTransport(router)),
+            http_client=httpx.AsyncClient(transport=RouterTransport(router)),  # type: ignore[arg-type]
         )
 
         async def routed() -> Any:
@@ -115,12 +115,16 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=2000)
     ap.add_argument("--conc", default="1 32")
     ap.add_argument("--modes", default="classifier sdk sdk-aiohttp transport")
+    ap.add_argument("--upstream-client", default="auto", help="the router's client, as in tollway serve")
     args = ap.parse_args()
     import uvloop
 
+    # As `tollway serve` does: without it structlog's default prints a console line per call.
+    configure_logging(level="warning")
+
     for mode in args.modes.split():
         for conc in [1] if mode == "classifier" else [int(c) for c in args.conc.split()]:
-            result = uvloop.run(run(mode, args.upstream, args.n, conc))
+            result = uvloop.run(run(mode, args.upstream, args.n, conc, args.upstream_client))
             print(json.dumps({"mode": mode, "conc": conc, **result}), flush=True)
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start tollway's server for ../shared/bench/run_peer.sh (reads PEER_PORT, UPSTREAM_BASE).
-# Send `--model router:bench`. Env: TOLLWAY_UPSTREAM_CLIENT (auto|httpx|aiohttp),
+# Send `--model router:bench`. Env: TOLLWAY_UPSTREAM_CLIENT (auto|aiohttp|httpx-aiohttp|httpx),
 # TOLLWAY_BENCH_CLASSIFIER (auto|default|rules), TOLLWAY_WORKERS (1).
 set -eu
 : "${PEER_PORT:?}" "${UPSTREAM_BASE:?}"

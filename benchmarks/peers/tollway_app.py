@@ -1,6 +1,8 @@
 """uvicorn factory for the overhead bench: ``tollway serve``'s app with every upstream pointed at
 the fake upstream ($UPSTREAM_BASE) and the tutorial's router served as ``router:bench``.
 
+TOLLWAY_UPSTREAM_CLIENT: ``auto`` (the native aiohttp client), ``aiohttp``, ``httpx-aiohttp`` or
+``httpx``, as ``tollway serve --upstream-client``.
 TOLLWAY_BENCH_CLASSIFIER: ``default`` (the shipped semantic classifier, when installed) or
 ``rules`` (a regular expression per task: isolates the doors' own overhead). Default: ``default``
 if importable, else ``rules``.
@@ -18,6 +20,7 @@ from tollway.classify.base import Classifier
 from tollway.classify.rules import RulesClassifier
 from tollway.serve import ServeOptions, build_app
 from tollway.server.app import TollwayApp
+from tollway.telemetry import configure_logging
 
 RULES = {"classify": r"\bclassify\b", "reasoning": r"step by step", "customer-qa": r"\b(account|plan)\b"}
 
@@ -40,6 +43,8 @@ def classifier() -> Classifier | None:
 
 
 def app() -> TollwayApp:
+    # What `tollway serve` does at start-up (cli.main): tollway's events at warning and above.
+    configure_logging(level=os.environ.get("TOLLWAY_LOG_LEVEL", "warning"))
     upstream = os.environ.get("UPSTREAM_BASE", "http://127.0.0.1:18000/v1")
     path = os.path.join(tempfile.mkdtemp(prefix="tollway-bench-"), "bench.json")
     with open(path, "w") as f:
@@ -49,22 +54,4 @@ def app() -> TollwayApp:
         store=":memory:",
         upstream_client=os.environ.get("TOLLWAY_UPSTREAM_CLIENT", "auto"),
     )
-    if options.upstream_client == "raw-aiohttp":  # the experiment in aiohttp_upstream.py
-        return _raw_aiohttp_app(options)
     return build_app(options, classifier=classifier())
-
-
-def _raw_aiohttp_app(options: ServeOptions) -> TollwayApp:
-    from aiohttp_upstream import AiohttpUpstream
-
-    from tollway.router import Router
-    from tollway.serve import read_config
-    from tollway.server.auth import Credentials
-    from tollway.stores.routers import SQLiteRouterStore
-
-    config = read_config(options)
-    upstream: Any = AiohttpUpstream(config.catalog)
-    router = Router(config, upstream=upstream, classifier=classifier())
-    return TollwayApp(
-        router, credentials=Credentials(), store=SQLiteRouterStore(":memory:"), owns_router=True
-    )

@@ -12,14 +12,14 @@ from .health import Health
 from .records import RecordStore
 from .stats import OutputStats
 from .tenancy import Tenants
-from .upstream import HttpUpstream
+from .upstream import Upstream
 
 
 @dataclass
 class Parts:
     catalog: Catalog
     classifier: Classifier
-    upstream: HttpUpstream
+    upstream: Upstream
     health: Health
     stats: OutputStats
     ledger: Ledger

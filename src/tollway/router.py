@@ -22,7 +22,7 @@ from .stages import default_pipeline
 from .stats import OutputStats
 from .tenancy import Tenants
 from .tokens import count_messages
-from .upstream import HttpUpstream
+from .upstream import HttpUpstream, Upstream
 
 
 class Router:
@@ -37,7 +37,7 @@ class Router:
         config: TollwayConfig | RouterConfig | Mapping[str, Any],
         *,
         classifier: Classifier | None = None,
-        upstream: HttpUpstream | None = None,
+        upstream: Upstream | None = None,
         health: Health | None = None,
         ledger: Ledger | str | None = None,
         tenants: Tenants | None = None,
@@ -90,7 +90,7 @@ class Router:
         return self.parts.health
 
     @property
-    def upstream(self) -> HttpUpstream:
+    def upstream(self) -> Upstream:
         return self.parts.upstream
 
     @property

@@ -22,18 +22,23 @@ from typing import Any
 import httpx
 import structlog
 
+from .catalog import Catalog
 from .classify.base import Classifier
 from .config import TollwayConfig, load_config
 from .server.app import TollwayApp
 from .server.auth import Credentials
 from .server.chat import MAX_BODY_BYTES
 from .stores.routers import SQLiteRouterStore
+from .telemetry import configure_logging
+from .upstream import Upstream
 
 log = structlog.get_logger("tollway.serve")
 
 OPTIONS_ENV = "TOLLWAY_SERVE_OPTIONS"
 TOKEN_ENV = "TOLLWAY_ADMIN_TOKEN"
+LOG_LEVEL_ENV = "TOLLWAY_LOG_LEVEL"
 DEFAULT_STORE = ".tollway/routers.sqlite3"
+UPSTREAM_CLIENTS = ("auto", "aiohttp", "httpx-aiohttp", "httpx")
 
 
 @dataclass(frozen=True)
@@ -66,12 +71,16 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--max-body-bytes", type=int, default=MAX_BODY_BYTES)
     p.add_argument(
         "--upstream-client",
-        choices=("auto", "httpx", "aiohttp"),
+        choices=UPSTREAM_CLIENTS,
         default="auto",
-        help="HTTP client to the upstreams: aiohttp under httpx's API (httpx-aiohttp) is "
-        "several times faster; auto picks it when installed",
+        help="HTTP client to the upstreams: aiohttp (native, several times faster than httpx; "
+        "auto picks it when installed), httpx-aiohttp (httpx's API over aiohttp's pool) or httpx",
     )
-    p.add_argument("--log-level", default="warning")
+    p.add_argument(
+        "--log-level",
+        default=os.environ.get(LOG_LEVEL_ENV, "warning"),
+        help="info logs one structured event per call (JSON unless stderr is a terminal)",
+    )
     p.add_argument("--access-log", action="store_true")
     p.set_defaults(run=serve_command)
     return p
@@ -92,6 +101,9 @@ def serve_command(args: argparse.Namespace) -> int:
     config = read_config(options)  # fail here, before uvicorn, with a clear message
     announce(config, options, args)
     os.environ[OPTIONS_ENV] = json.dumps(asdict(options))
+    # Workers are fresh processes: they set up logging from the environment (app_from_env).
+    os.environ[LOG_LEVEL_ENV] = args.log_level
+    configure_logging(level=args.log_level)
     extra: dict[str, Any] = {}
     if importlib.util.find_spec("uvloop"):
         extra["loop"] = "uvloop"
@@ -117,6 +129,8 @@ def announce(config: TollwayConfig, options: ServeOptions, args: argparse.Namesp
     print(f"tollway: serving {routers} on http://{args.host}:{args.port}/v1 ({args.workers} worker(s))")
     if options.simulate:
         print("tollway: --simulate: every model is answered by the built-in simulated upstream")
+    else:
+        print(f"tollway: upstream client: {upstream_client(options)}")
     if credentials.open:
         print(
             "tollway: no tenants configured: any bearer key is accepted and spend is booked to "
@@ -144,27 +158,55 @@ def build_app(
 ) -> TollwayApp:
     """The server app for ``options``: what each worker runs (``classifier``: the default one)."""
     from .router import Router
-    from .upstream import HttpUpstream
 
     config = read_config(options)
     if options.simulate:
         router = Router(config, simulate=True, classifier=classifier)
     else:
-        upstream = HttpUpstream(config.catalog, transport=upstream_transport(options))
-        router = Router(config, upstream=upstream, classifier=classifier)
-    credentials = Credentials(admin_token=admin_token, tenants=config.extra.get("tenants"))
+        router = Router(config, upstream=build_upstream(options, config.catalog), classifier=classifier)
+    credentials = Credentials(admin_token=admin_token, tenants=router.tenants)
     store = SQLiteRouterStore(options.store)
     return TollwayApp(
         router, credentials=credentials, store=store, max_body_bytes=options.max_body_bytes, owns_router=True
     )
 
 
+def upstream_client(options: ServeOptions) -> str:
+    """The client ``options.upstream_client`` resolves to: ``auto`` is the native aiohttp client
+    when aiohttp is importable, else httpx (over httpx-aiohttp when that is installed)."""
+    choice = options.upstream_client
+    if choice not in UPSTREAM_CLIENTS:
+        raise SystemExit(f"tollway serve: unknown --upstream-client {choice!r}")
+    if choice != "auto":
+        return choice
+    if importlib.util.find_spec("aiohttp"):
+        return "aiohttp"
+    return "httpx-aiohttp" if importlib.util.find_spec("httpx_aiohttp") else "httpx"
+
+
+def build_upstream(options: ServeOptions, catalog: Catalog) -> Upstream:
+    """The upstream client the server uses for ``options.upstream_client``."""
+    if upstream_client(options) == "aiohttp":
+        try:
+            from .upstream_aiohttp import AiohttpUpstream
+        except ImportError as exc:
+            raise SystemExit(
+                "tollway serve: --upstream-client aiohttp needs aiohttp (pip install 'tollway[server]')"
+            ) from exc
+        return AiohttpUpstream(catalog)
+    from .upstream import HttpUpstream
+
+    return HttpUpstream(catalog, transport=upstream_transport(options))
+
+
 def upstream_transport(options: ServeOptions) -> httpx.AsyncBaseTransport | None:
+    """The httpx transport for the httpx client paths: httpx-aiohttp's when it is chosen (or, for
+    ``auto`` and ``aiohttp``, installed), else httpx's own pool."""
     limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
     choice = options.upstream_client
-    if choice == "auto":
-        choice = "aiohttp" if importlib.util.find_spec("httpx_aiohttp") else "httpx"
-    if choice == "aiohttp":
+    if choice in ("auto", "aiohttp"):
+        choice = "httpx-aiohttp" if importlib.util.find_spec("httpx_aiohttp") else "httpx"
+    if choice == "httpx-aiohttp":
         from httpx_aiohttp import AiohttpTransport
 
         return AiohttpTransport(limits=limits)
@@ -174,6 +216,7 @@ def upstream_transport(options: ServeOptions) -> httpx.AsyncBaseTransport | None
 def app_from_env() -> TollwayApp:
     """uvicorn's factory (``tollway.serve:app_from_env``) in each worker."""
     options = ServeOptions(**json.loads(os.environ.get(OPTIONS_ENV, "{}")))
+    configure_logging(level=os.environ.get(LOG_LEVEL_ENV, "warning"))
     return build_app(options, admin_token=os.environ.get(TOKEN_ENV))
 
 

@@ -1,12 +1,16 @@
 """OpenAI-compatible upstream client on httpx: pooled connections, timeouts, SSE, and errors
-translated at the boundary into ``UpstreamError`` with ``retryable`` set."""
+translated at the boundary into ``UpstreamError`` with ``retryable`` set.
+
+``Upstream`` is what the pipeline needs of a client; ``HttpUpstream`` (here) and
+``tollway.upstream_aiohttp.AiohttpUpstream`` (native aiohttp, the server's default) both satisfy it
+and share the error translation below."""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -15,6 +19,25 @@ from .errors import UpstreamError
 
 # Failures worth trying another model for: the provider is down, slow or rate-limited.
 RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
+
+
+class Upstream(Protocol):
+    """An OpenAI-compatible chat client for the catalog's models. Every failure is an
+    ``UpstreamError`` whose ``retryable`` says whether another model is worth trying."""
+
+    @property
+    def catalog(self) -> Catalog: ...
+
+    async def complete(self, model: ModelSpec, body: dict[str, Any]) -> dict[str, Any]:
+        """One non-streaming completion."""
+        ...
+
+    async def open_stream(self, model: ModelSpec, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """Start a stream: errors before the body raise here, later ones from the iterator (a cut
+        connection is a retryable ``UpstreamError``). Closing the iterator releases the call."""
+        ...
+
+    async def aclose(self) -> None: ...
 
 
 class HttpUpstream:
@@ -60,11 +83,7 @@ class HttpUpstream:
         try:
             data: dict[str, Any] = response.json()
         except ValueError as exc:
-            raise UpstreamError(
-                f"model {model.slug!r}: the upstream answered with invalid JSON",
-                model=model.slug,
-                retryable=True,
-            ) from exc
+            raise invalid_json_error(model.slug) from exc
         return data
 
     async def open_stream(self, model: ModelSpec, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
@@ -93,9 +112,7 @@ async def _events(model: str, response: httpx.Response) -> AsyncIterator[dict[st
     except httpx.HTTPError as exc:
         raise transport_error(model, exc) from exc
     except ValueError as exc:
-        raise UpstreamError(
-            f"model {model!r}: the upstream sent an invalid stream event", model=model, retryable=True
-        ) from exc
+        raise invalid_event_error(model) from exc
     finally:
         await response.aclose()
 
@@ -103,18 +120,41 @@ async def _events(model: str, response: httpx.Response) -> AsyncIterator[dict[st
 def transport_error(model: str, exc: httpx.HTTPError) -> UpstreamError:
     # We want the most specific message we can give without leaking request details.
     if isinstance(exc, httpx.TimeoutException):
-        return UpstreamError(
-            f"model {model!r}: the upstream timed out",
-            model=model,
-            retryable=True,
-            status=504,
-            code="upstream_timeout",
-        )
+        return timeout_error(model)
+    return unreachable_error(model, type(exc).__name__)
+
+
+def timeout_error(model: str) -> UpstreamError:
+    """The client's own timeout fired (connect, read, write or pool)."""
     return UpstreamError(
-        f"model {model!r}: the upstream could not be reached ({type(exc).__name__})",
+        f"model {model!r}: the upstream timed out",
+        model=model,
+        retryable=True,
+        status=504,
+        code="upstream_timeout",
+    )
+
+
+def unreachable_error(model: str, kind: str) -> UpstreamError:
+    """A transport failure: refused, reset, or cut mid-body. ``kind`` is the exception's class
+    name (never its text, which may carry request details)."""
+    return UpstreamError(
+        f"model {model!r}: the upstream could not be reached ({kind})",
         model=model,
         retryable=True,
         code="upstream_unavailable",
+    )
+
+
+def invalid_json_error(model: str) -> UpstreamError:
+    return UpstreamError(
+        f"model {model!r}: the upstream answered with invalid JSON", model=model, retryable=True
+    )
+
+
+def invalid_event_error(model: str) -> UpstreamError:
+    return UpstreamError(
+        f"model {model!r}: the upstream sent an invalid stream event", model=model, retryable=True
     )
 
 
