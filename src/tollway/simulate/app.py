@@ -4,16 +4,13 @@ which runs it on a free loopback port in a background thread for tests and demos
 from __future__ import annotations
 
 import logging
-import socket
-import threading
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
-from types import TracebackType
 from typing import Any
 
 import anyio
 import anyio.to_thread
 
+from ..loopback import LoopbackServer
 from .faults import ConnectionCut
 from .http import Reply, dispatch
 from .provider import SimulatedProvider
@@ -123,7 +120,7 @@ def serve(provider: SimulatedProvider | None = None, host: str = "127.0.0.1", po
     server.run()
 
 
-class SimulatorServer:
+class SimulatorServer(LoopbackServer):
     """Runs the simulator on loopback in a background thread. Use it as a context manager,
     sync (``with``) or async (``async with``); either form yields the base URL
     (``http://127.0.0.1:PORT/v1``) and shuts the server down on exit."""
@@ -137,78 +134,15 @@ class SimulatorServer:
         startup_timeout: float = 10.0,
     ) -> None:
         self.provider = provider or SimulatedProvider()
-        self.host = host
-        self.port = port
-        self.startup_timeout = startup_timeout
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
-        self._socket: socket.socket | None = None
-        self._error: BaseException | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}/v1"
-
-    def start(self) -> str:
-        # Bind first, so the port is known and free before the thread starts.
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((self.host, self.port))
-        self.port = self._socket.getsockname()[1]
-        self._server = _uvicorn_server(
-            self.provider,
+        logging.getLogger("uvicorn.error").addFilter(_QUIET_CUTS)
+        super().__init__(
+            simulator_app(self.provider),
+            host=host,
+            port=port,
+            path="/v1",
+            name="tollway-sim",
+            startup_timeout=startup_timeout,
             lifespan="off",
-            log_config=None,  # leave the host application's logging alone
-            access_log=False,
             http="h11",
             loop="asyncio",
-            timeout_graceful_shutdown=1,
         )
-        self._thread = threading.Thread(target=self._run, name=f"tollway-sim:{self.port}", daemon=True)
-        self._thread.start()
-        self._wait_started()
-        return self.base_url
-
-    def _run(self) -> None:
-        # Kept here rather than raised in the thread, where nobody would see it.
-        try:
-            self._server.run(sockets=[self._socket])
-        except BaseException as exc:
-            self._error = exc
-
-    def _wait_started(self) -> None:
-        deadline = time.monotonic() + self.startup_timeout
-        assert self._thread is not None
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the simulator did not start on {self.base_url}") from self._error
-            time.sleep(0.005)
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            if self._thread.is_alive():
-                raise RuntimeError("the simulator thread did not stop")
-            self._thread = None
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
-
-    def __enter__(self) -> str:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> str:
-        return await anyio.to_thread.run_sync(self.start)
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await anyio.to_thread.run_sync(self.stop)
