@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
+from replicas import RedisServer
 from tollway.simulate import SimulatedProvider, SimulatorServer
 
 
@@ -28,3 +29,12 @@ def _fresh_structlog() -> Iterator[None]:
     """Commands under test configure structlog globally; give every test the defaults back."""
     yield
     structlog.reset_defaults()
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh ``redis-server`` (no persistence) on a free loopback port for one test module."""
+    if RedisServer.binary() is None:
+        pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
+    with RedisServer(tmp_path_factory.mktemp("redis")) as url:
+        yield url
