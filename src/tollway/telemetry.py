@@ -10,6 +10,7 @@ The field names below are shared by spans, metrics and the per-call log event.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from collections.abc import Mapping, MutableMapping
@@ -180,6 +181,17 @@ def redact(logger: Any, method: str, event: MutableMapping[str, Any]) -> Mutable
         elif isinstance(value, dict):
             redact(logger, method, value)
     return event
+
+
+@functools.cache
+def quiet_logger() -> Any:
+    """structlog over the standard library's ``tollway`` logger: JSON lines, silent until the
+    application configures ``logging`` (warnings still reach stderr through its last resort)."""
+    return structlog.wrap_logger(
+        logging.getLogger(NAME),
+        processors=[structlog.processors.add_log_level, redact, structlog.processors.JSONRenderer()],
+        wrapper_class=structlog.stdlib.BoundLogger,
+    )
 
 
 def configure_logging(*, json: bool | None = None, level: int | str = logging.INFO) -> None:

@@ -29,6 +29,7 @@ from ..telemetry import (
     Instruments,
     decision_fields,
     metric_attributes,
+    quiet_logger,
     request_fields,
 )
 from ..telemetry import version as tollway_version
@@ -52,8 +53,19 @@ class Telemetry:
         self.tracer = trace.get_tracer(NAME, tollway_version(), tracer_provider)
         self.meter_provider = meter_provider
         self.instruments = Instruments.create(meter_provider)
-        self.log = logger if logger is not None else structlog.get_logger(NAME)
+        self._logger = logger
         self.log_prompts = log_prompts
+
+    @property
+    def log(self) -> Any:
+        """The given logger; else structlog's when the application configured structlog; else a
+        logger on the standard library's ``tollway`` logger, silent unless logging is set up
+        there (a library does not print on its own)."""
+        if self._logger is not None:
+            return self._logger
+        if structlog.is_configured():
+            return structlog.get_logger(NAME)
+        return quiet_logger()
 
     async def __call__(self, call: Call, next: Next) -> Reply:
         started = time.perf_counter()
@@ -84,7 +96,10 @@ class Telemetry:
         """Whether anything would record this call: a span, metrics or the log event."""
         if span.is_recording() or self._metrics_on():
             return True
-        enabled = getattr(self.log, "is_enabled_for", None)
+        log = self.log
+        if log is quiet_logger():
+            return logging.getLogger(NAME).isEnabledFor(logging.INFO)
+        enabled = getattr(log, "is_enabled_for", None)
         return enabled is None or bool(enabled(logging.INFO))
 
     def _metrics_on(self) -> bool:
