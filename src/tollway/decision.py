@@ -63,7 +63,9 @@ class Decision:
     actual_cost: Decimal | None = None
     pinned: bool = False
     session: str | None = None
-    reframed_from: str | None = None
+    reframed_from: str | None = None  # the task a budget reframe moved the call away from
+    reframed_model_from: str | None = None  # the model a budget reframe moved the call away from
+    in_flight: str | None = None  # the model whose request is out right now
     notes: list[str] = field(default_factory=list)
 
     @property

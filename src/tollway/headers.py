@@ -20,6 +20,8 @@ def decision_headers(decision: Decision) -> dict[str, str]:
         headers["x-tollway-cost"] = str(decision.actual_cost)
     if decision.reframed_from:
         headers["x-tollway-reframed-from"] = decision.reframed_from
+    if decision.reframed_model_from:
+        headers["x-tollway-reframed-from-model"] = decision.reframed_model_from
     if len(decision.attempts) > 1:
         headers["x-tollway-attempts"] = ",".join(a.model for a in decision.attempts)
     return headers

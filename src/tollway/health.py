@@ -52,9 +52,11 @@ class Health:
     def available(self, model: str) -> bool:
         return self._get(model).cooldown_until <= self._clock()
 
-    def success(self, model: str, ttft_ms: float) -> None:
+    def success(self, model: str, ttft_ms: float | None = None) -> None:
+        """A call succeeded; ``ttft_ms`` is its time to first token when it was measured."""
         state = self._get(model)
-        state.ttft_ms += self.alpha * (ttft_ms - state.ttft_ms)
+        if ttft_ms is not None:
+            state.ttft_ms += self.alpha * (ttft_ms - state.ttft_ms)
         state.failures = 0
         state.cooldown_until = 0.0
 

@@ -111,13 +111,14 @@ def decision_fields(call: Call, catalog: Catalog | None = None) -> Fields:
         "tollway.route": decision.route,
         "tollway.matched": decision.task is not None,
         "tollway.fallback": fallback,
-        "tollway.reframed": decision.reframed_from is not None,
+        "tollway.reframed": decision.reframed_from is not None or decision.reframed_model_from is not None,
         "tollway.affinity": state.status if state is not None else "none",
         "tollway.pinned": decision.pinned,
         "tollway.attempts": len(decision.attempts),
     }
     _put(fields, "tollway.policy", decision.policy)
     _put(fields, "tollway.reframed_from", decision.reframed_from)
+    _put(fields, "tollway.reframed_from_model", decision.reframed_model_from)
     _put(fields, "tollway.affinity.kind", state.kind if state is not None else None)
     _put(fields, "gen_ai.conversation.id", decision.session)
     _put(fields, "gen_ai.response.model", decision.model)

@@ -62,7 +62,7 @@ def record_of(call: Call, catalog: Catalog, status: str, latency_ms: float) -> C
         policy=d.policy,
         status=status,
         pinned=d.pinned,
-        reframed_from=d.reframed_from,
+        reframed_from=d.reframed_from or d.reframed_model_from,
         prompt_tokens=usage.prompt_tokens if usage else 0,
         completion_tokens=usage.completion_tokens if usage else 0,
         cached_tokens=usage.cached_tokens if usage else 0,

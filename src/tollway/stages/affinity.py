@@ -25,6 +25,7 @@ from ..estimate import input_tokens
 from ..health import Health
 from ..money import PER_MILLION, ZERO
 from ..pipeline import Call, Next, Reply
+from ..streams import Watched
 
 log = structlog.get_logger("tollway.affinity")
 
@@ -139,18 +140,15 @@ class Affinity:
             await self._pin(call, state)
         return reply
 
-    async def _pin_at_end(
+    def _pin_at_end(
         self, call: Call, state: AffinityState, stream: AsyncIterator[dict[str, Any]]
-    ) -> AsyncIterator[dict[str, Any]]:
-        try:
-            async for chunk in stream:
-                yield chunk
-        finally:
+    ) -> Watched[dict[str, Any]]:
+        async def ended(error: BaseException | None, completed: bool) -> None:
             # Even when the client hung up: the upstream has read the prompt, so its cache is warm.
-            with anyio.CancelScope(shield=True):
-                await _aclose(stream)
-                with anyio.move_on_after(self.write_timeout):
-                    await self._pin(call, state)
+            with anyio.move_on_after(self.write_timeout):
+                await self._pin(call, state)
+
+        return Watched(stream, on_end=ended)
 
     async def _pin(self, call: Call, state: AffinityState) -> None:
         decision = call.decision
@@ -168,8 +166,10 @@ class Affinity:
 class AffinityCache:
     """Prices a pinned call's likely cached prompt share at the catalog's cached-input price.
 
-    The estimate drops by up to the cached share's discount; if the upstream's cache has gone
-    cold the call costs more than estimated (settlement always uses the reported usage).
+    The call's estimate (``decision.estimated_cost``: headers, records, the report's estimate
+    error) drops by the cached share's discount. The per-candidate bounds a budget reserves are
+    left whole: if the upstream's cache has gone cold, the call costs the full price, and a
+    reservation must cover that. Settlement always uses the reported usage.
     """
 
     def __init__(
@@ -198,9 +198,8 @@ class AffinityCache:
             return
         # A discount on the estimate stage's figure, so its output bound (learned or not) stands.
         discount = Decimal(cached) * (model.input - model.cached_input) / PER_MILLION
-        decision.estimates[pin.model] = max(ZERO, estimate - discount)
         if decision.candidates[:1] == [pin.model]:
-            decision.estimated_cost = decision.estimates[pin.model]
+            decision.estimated_cost = max(ZERO, estimate - discount)
         state.cached_tokens = cached
         decision.notes.append(f"affinity: estimate assumes {cached} of {prompt} prompt tokens cached")
 
@@ -208,9 +207,3 @@ class AffinityCache:
 def _store_failed(call: Call, op: str, exc: Exception) -> None:
     log.warning("affinity store failed", op=op, error=repr(exc), request_id=call.request_id)
     call.decision.notes.append(f"affinity: store {op} failed ({type(exc).__name__}); no pin used")
-
-
-async def _aclose(stream: AsyncIterator[dict[str, Any]]) -> None:
-    aclose = getattr(stream, "aclose", None)
-    if aclose is not None:
-        await aclose()

@@ -17,21 +17,17 @@ goes away mid-way), or released if the call fails.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
 
 import anyio
 
 from ..budget import DEFAULT_LEASE_S, UNLIMITED, BudgetExceeded, Cap, Ledger, Reservation
 from ..catalog import Catalog
-from ..cost import request_cost
-from ..decision import Usage
 from ..estimate import DEFAULT_OUTPUT_BOUND, input_tokens
 from ..money import PER_MILLION, from_units, to_units
 from ..pipeline import Call, Next, Reply
+from ..streams import Watched
 from ..tenancy import Tenants
-from ..tokens import count_text
 from .estimate import Estimate
 from .select import Select
 from .token_floor import TokenFloor
@@ -61,37 +57,57 @@ class Budget:
 
     async def __call__(self, call: Call, next: Next) -> Reply:
         caps = self.tenants.caps(call.tenant)
-        reservation = await self._reserve(call, caps)
+        windows = [c for c in caps if c.window != "request"]
+        if caps:
+            self._bound_output(call)
+        per_request = min((c.limit for c in caps if c.window == "request"), default=None)
+        self._fit(call, per_request, None)
+        if not windows:
+            return await next(call)  # nothing to share with other calls: no ledger round trips
+        reservation = await self._reserve(call, caps, per_request)
         try:
             reply = await next(call)
         except BaseException:
-            with anyio.CancelScope(shield=True):
-                await self.ledger.release(reservation)
+            await self._abandon(call, reservation)
             raise
-        if reply.stream is not None:
-            reply.stream = self._settle_stream(call, reply.stream, reservation)
-        else:
+        if reply.stream is None:
             await self._settle(call, reservation)
-        await self._remaining(call, caps, reply)
+            await self._remaining(call, windows, reply)
+            return reply
+        stream = reply.stream = Watched(
+            reply.stream, on_end=lambda error, done: self._settle(call, reservation)
+        )
+        try:
+            await self._remaining(call, windows, reply)
+        except BaseException:
+            await stream.aclose()  # nobody else will: settle now
+            raise
         return reply
 
-    async def _reserve(self, call: Call, caps: list[Cap]) -> Reservation:
-        if caps:
-            self._bound_output(call)
-        per_request = next((c.limit for c in caps if c.window == "request"), None)
-        self._fit(call, per_request, None)
+    async def _reserve(self, call: Call, caps: list[Cap], per_request: Decimal | None) -> Reservation:
         try:
-            return await self.ledger.reserve(
-                call.tenant, caps, self._amount(call), call.request_id, self.lease_s
-            )
+            return await self._hold(call, caps)
         except BudgetExceeded as exc:
-            if exc.window == "request" or self._action(call) == "reject":
+            if exc.window == "request":
                 raise
+            # A window has less room than the largest candidate needs: drop the candidates that
+            # do not fit, and act on the task's over_budget only if the first one does not.
             room = from_units(await self.ledger.remaining(call.tenant, caps))
             self._fit(call, room if per_request is None else min(room, per_request), exc)
-            return await self.ledger.reserve(
-                call.tenant, caps, self._amount(call), call.request_id, self.lease_s
-            )
+            return await self._hold(call, caps)
+
+    async def _hold(self, call: Call, caps: list[Cap]) -> Reservation:
+        return await self.ledger.reserve(call.tenant, caps, self._amount(call), call.request_id, self.lease_s)
+
+    async def _abandon(self, call: Call, reservation: Reservation) -> None:
+        """The call failed. If a request was out when it was cancelled, the upstream may still
+        bill it: settle the reservation in full. Otherwise nothing was spent: release it."""
+        with anyio.CancelScope(shield=True):
+            if call.decision.in_flight is not None:
+                call.decision.notes.append("cancelled with a request out: settled the reservation in full")
+                await self.ledger.settle(reservation, reservation.amount_units)
+            else:
+                await self.ledger.release(reservation)
 
     def _bound_output(self, call: Call) -> None:
         """A capped tenant's call without max tokens gets the default bound as its limit, so
@@ -142,7 +158,7 @@ class Budget:
         choice = pool or fitting
         if not choice:
             raise refusal or self._refusal(call, limit)
-        decision.reframed_from = decision.candidates[0]
+        decision.reframed_model_from = decision.candidates[0]
         decision.notes.append(f"reframed to {choice[0]}: {decision.candidates[0]} does not fit the budget")
         decision.candidates = choice
         decision.estimated_cost = decision.estimates[choice[0]]
@@ -194,41 +210,7 @@ class Budget:
         with anyio.CancelScope(shield=True):
             await self.ledger.settle(reservation, to_units(cost if cost is not None else Decimal(0)))
 
-    async def _settle_stream(
-        self, call: Call, stream: AsyncIterator[dict[str, Any]], reservation: Reservation
-    ) -> AsyncIterator[dict[str, Any]]:
-        delivered: list[str] = []
-        try:
-            async for chunk in stream:
-                for choice in chunk.get("choices") or ():
-                    delivered.append((choice.get("delta") or {}).get("content") or "")
-                yield chunk
-        finally:
-            with anyio.CancelScope(shield=True):
-                aclose = getattr(stream, "aclose", None)
-                if aclose is not None:
-                    await aclose()
-                if call.decision.actual_cost is None:
-                    self._partial_cost(call, "".join(delivered))
-                await self._settle(call, reservation)
-
-    def _partial_cost(self, call: Call, text: str) -> None:
-        """The stream ended before usage arrived: bill the prompt and the tokens delivered.
-        Hidden reasoning tokens of an aborted stream are not visible to us."""
-        decision = call.decision
-        if decision.model is None:
-            return
-        model = self.catalog.get(decision.model)
-        decision.usage = Usage(input_tokens(call.request, model), count_text(text, model) if text else 0)
-        decision.actual_cost = request_cost(model, decision.usage)
-        decision.notes.append(
-            "the stream ended before usage arrived: settled the prompt and the tokens delivered"
-        )
-
-    async def _remaining(self, call: Call, caps: list[Cap], reply: Reply) -> None:
-        windows = [c for c in caps if c.window != "request"]
-        if not windows:
-            return
+    async def _remaining(self, call: Call, windows: list[Cap], reply: Reply) -> None:
         units = await self.ledger.remaining(call.tenant, windows)
         if units != UNLIMITED:
             reply.headers[REMAINING] = str(from_units(units))

@@ -9,12 +9,13 @@ from typing import Any
 import anyio
 
 from ..catalog import ModelSpec
-from ..cost import request_cost
-from ..decision import Attempt, Decision, Usage
+from ..decision import Attempt, Decision
 from ..errors import AllCandidatesFailed, UpstreamError
 from ..parts import Parts
 from ..pipeline import Call, ChatRequest, Next, Reply
-from ..stats import OutputStats
+from ..streams import aclose
+from .relay import relay
+from .settle import settle, settle_unreported
 from .token_floor import apply_floor
 
 
@@ -37,11 +38,14 @@ class Dispatch:
             body = upstream_body(call.request, model, call.decision.token_floor)
             _note_floor(call, model, body)
             started = time.perf_counter()
+            # Set while a request is out: a call cancelled now may still be billed upstream.
+            call.decision.in_flight = slug
             try:
                 if call.request.stream:
                     return await self._open_stream(call, model, body, started)
                 return await self._complete(call, model, body, started)
             except UpstreamError as exc:
+                call.decision.in_flight = None
                 self._failed(call.decision, slug, started, exc)
                 if not exc.retryable:
                     raise
@@ -62,9 +66,12 @@ class Dispatch:
         except TimeoutError:
             raise timed_out(model.slug, self.timeout) from None
         elapsed = _ms(started)
-        self._succeeded(call.decision, model, elapsed, elapsed)
+        self._succeeded(call.decision, model, elapsed, None)
         data["model"] = model.slug
-        settle(call.decision, model, data.get("usage"), self.stats)
+        if data.get("usage"):
+            settle(call.decision, model, data["usage"], self.stats)
+        else:
+            settle_unreported(call, model, _content(data), self.stats)
         return Reply(decision=call.decision, body=data)
 
     async def _open_stream(self, call: Call, model: ModelSpec, body: dict[str, Any], started: float) -> Reply:
@@ -77,6 +84,7 @@ class Dispatch:
             await _close(events)
             raise timed_out(model.slug, self.first_chunk_timeout) from None
         except StopAsyncIteration:
+            await _close(events)
             raise UpstreamError(
                 f"model {model.slug!r}: the stream ended before any event",
                 model=model.slug,
@@ -85,14 +93,17 @@ class Dispatch:
         except UpstreamError:
             await _close(events)
             raise
-        self._succeeded(call.decision, model, _ms(started), None)
-        relay = _relay(call, model, first, events, started, wants_usage(call.request), self.stats)
-        return Reply(decision=call.decision, stream=relay)
+        ttft = _ms(started)
+        self._succeeded(call.decision, model, ttft, ttft)
+        return Reply(decision=call.decision, stream=relay(call, model, first, events, started, self.stats))
 
-    def _succeeded(self, decision: Decision, model: ModelSpec, ttft: float, latency: float | None) -> None:
+    def _succeeded(self, decision: Decision, model: ModelSpec, latency: float, ttft: float | None) -> None:
+        # Only streams measure time to first token; a whole answer's latency would rank models
+        # by answer length under ``fastest``.
         self.health.success(model.slug, ttft)
+        decision.in_flight = None
         decision.model = model.slug
-        decision.attempts.append(Attempt(model.slug, True, latency or ttft, ttft_ms=ttft))
+        decision.attempts.append(Attempt(model.slug, True, latency, ttft_ms=ttft))
 
     def _failed(self, decision: Decision, slug: str, started: float, exc: UpstreamError) -> None:
         if exc.retryable:
@@ -125,77 +136,6 @@ def _note_floor(call: Call, model: ModelSpec, body: dict[str, Any]) -> None:
         )
 
 
-def wants_usage(request: ChatRequest) -> bool:
-    options = request.params.get("stream_options")
-    return isinstance(options, dict) and bool(options.get("include_usage"))
-
-
-def settle(decision: Decision, model: ModelSpec, usage: dict[str, Any] | None, stats: OutputStats) -> None:
-    decision.usage = Usage.from_openai(usage)
-    decision.actual_cost = request_cost(model, decision.usage)
-    stats.observe(decision.route, model.slug, decision.usage.completion_tokens)
-
-
-async def _relay(
-    call: Call,
-    model: ModelSpec,
-    first: dict[str, Any],
-    events: AsyncIterator[dict[str, Any]],
-    started: float,
-    client_wants_usage: bool,
-    stats: OutputStats,
-) -> AsyncIterator[dict[str, Any]]:
-    """Relay chunks, naming the serving model. The chunk with ``finish_reason`` is held back until
-    usage arrives so that the cost can ride on it (clients that asked for usage get the usage
-    chunk itself, with the cost on it)."""
-    held: dict[str, Any] | None = None
-    chunk: dict[str, Any] | None = first
-    try:
-        while chunk is not None:
-            chunk["model"] = model.slug
-            if chunk.get("usage") and not chunk.get("choices"):
-                settle(call.decision, model, chunk["usage"], stats)
-                if client_wants_usage:
-                    chunk["tollway"] = cost_fields(call.decision)
-                    if held is not None:
-                        yield held
-                        held = None
-                    yield chunk
-                elif held is not None:
-                    held["usage"] = chunk["usage"]
-                    held["tollway"] = cost_fields(call.decision)
-            elif _finishes(chunk):
-                held = chunk
-            else:
-                yield chunk
-            chunk = await anext(events, None)
-        if held is not None:
-            yield held
-    except UpstreamError as exc:
-        # Content already reached the client, so there is no failing over: say what happened.
-        call.decision.attempts[-1].ok = False
-        call.decision.attempts[-1].error = exc.message
-        yield {
-            "error": {"message": exc.message, "type": exc.type, "param": None, "code": "stream_interrupted"}
-        }
-    finally:
-        call.decision.attempts[-1].latency_ms = _ms(started)
-        await _close(events)
-
-
-def _finishes(chunk: dict[str, Any]) -> bool:
-    return any(c.get("finish_reason") for c in chunk.get("choices") or [])
-
-
-def cost_fields(decision: Decision) -> dict[str, Any]:
-    return {
-        "route": decision.route,
-        "model": decision.model,
-        "cost_usd": str(decision.actual_cost) if decision.actual_cost is not None else None,
-        "estimated_cost_usd": str(decision.estimated_cost) if decision.estimated_cost is not None else None,
-    }
-
-
 def timed_out(model: str, seconds: float) -> UpstreamError:
     return UpstreamError(
         f"model {model!r}: no answer within {seconds:g} s",
@@ -207,10 +147,14 @@ def timed_out(model: str, seconds: float) -> UpstreamError:
 
 
 async def _close(events: AsyncIterator[dict[str, Any]] | None) -> None:
-    aclose = getattr(events, "aclose", None)
-    if aclose is not None:
-        with anyio.CancelScope(shield=True):
-            await aclose()
+    with anyio.CancelScope(shield=True):
+        await aclose(events)
+
+
+def _content(data: dict[str, Any]) -> str:
+    choices = data.get("choices") or [{}]
+    content = (choices[0].get("message") or {}).get("content")
+    return content if isinstance(content, str) else ""
 
 
 def _ms(started: float) -> float:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -12,6 +11,7 @@ from ..catalog import Catalog
 from ..errors import RequestError
 from ..pipeline import Call, Next, Reply
 from ..records import RecordStore, record_of
+from ..streams import Watched
 
 
 class Record:
@@ -26,27 +26,27 @@ class Record:
         except RequestError as exc:
             await self._write(call, exc.code or "error", started)
             raise
+        except BaseException:
+            await self._write(call, "cancelled", started)
+            raise
         if reply.stream is None:
             await self._write(call, "ok", started)
-        else:
-            reply.stream = self._on_end(call, reply.stream, started)
-        return reply
+            return reply
+        status = ["ok"]
 
-    async def _on_end(
-        self, call: Call, stream: AsyncIterator[dict[str, Any]], started: float
-    ) -> AsyncIterator[dict[str, Any]]:
-        status = "ok"
-        try:
-            async for chunk in stream:
-                if "error" in chunk:
-                    status = str(chunk["error"].get("code") or "error")
-                yield chunk
-        finally:
-            aclose = getattr(stream, "aclose", None)
-            with anyio.CancelScope(shield=True):
-                if aclose is not None:
-                    await aclose()
-                await self._write(call, status, started)
+        def seen(chunk: dict[str, Any]) -> None:
+            if "error" in chunk:
+                status[0] = str(chunk["error"].get("code") or "error")
+
+        async def ended(error: BaseException | None, completed: bool) -> None:
+            if error is not None:
+                status[0] = getattr(error, "code", None) or "error"
+            elif not completed and status[0] == "ok":
+                status[0] = "client_closed"
+            await self._write(call, status[0], started)
+
+        reply.stream = Watched(reply.stream, on_chunk=seen, on_end=ended)
+        return reply
 
     async def _write(self, call: Call, status: str, started: float) -> None:
         record = record_of(call, self.catalog, status, (time.perf_counter() - started) * 1000)

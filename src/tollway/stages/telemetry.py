@@ -13,7 +13,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import anyio
 import structlog
 from opentelemetry import metrics, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
@@ -22,6 +21,7 @@ from ..catalog import Catalog
 from ..decision import Attempt
 from ..errors import RequestError
 from ..pipeline import Call, Next, Reply
+from ..streams import Watched
 from ..telemetry import (
     NAME,
     OPERATION,
@@ -108,25 +108,16 @@ class Telemetry:
         provider = self.meter_provider or metrics.get_meter_provider()
         return not type(provider).__module__.startswith("opentelemetry.metrics")
 
-    async def _watch(
+    def _watch(
         self, call: Call, span: Span, started: float, routing_s: float, stream: AsyncIterator[dict[str, Any]]
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> Watched[dict[str, Any]]:
         seen = StreamSeen()
-        completed, error = False, None
-        try:
-            async for chunk in stream:
-                seen.add(chunk)
-                yield chunk
-            completed = True
-        except (GeneratorExit, anyio.get_cancelled_exc_class()):
-            raise  # the client went away: not an error of ours
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            with anyio.CancelScope(shield=True):
-                await _aclose(stream)  # lets dispatch record the attempt's full duration first
+
+        async def ended(error: BaseException | None, completed: bool) -> None:
+            # The inner stream is closed first, so dispatch has recorded the attempt's duration.
             self._finish(call, span, started, routing_s, error, seen=seen, completed=completed)
+
+        return Watched(stream, on_chunk=seen.add, on_end=ended)
 
     def _finish(
         self,
@@ -293,9 +284,3 @@ def _routing_s(started: float, call: Call) -> float:
     """Time spent outside upstream calls so far: classifying, selecting, estimating, budgeting."""
     upstream = sum(a.latency_ms for a in call.decision.attempts) / 1000
     return max(0.0, time.perf_counter() - started - upstream)
-
-
-async def _aclose(stream: AsyncIterator[dict[str, Any]]) -> None:
-    aclose = getattr(stream, "aclose", None)
-    if aclose is not None:
-        await aclose()
