@@ -70,7 +70,9 @@ async def test_the_api_key_comes_from_the_environment_and_never_appears_in_error
     async with Router(config, classifier=RULES) as router:
         with pytest.raises(UpstreamError) as info:
             await router.chat(QA)
-        assert info.value.status == 502 and info.value.code == "upstream_auth"
+        # Every candidate shares that upstream: each fails over to the next, then all have failed.
+        assert info.value.status == 502 and info.value.code == "all_candidates_failed"
+        assert "refused tollway's credentials (401)" in str(info.value)
         assert "sk-wrong" not in str(info.value) and "sk-live-secret" not in str(info.value)
     monkeypatch.setenv("SIM_KEY", "sk-live-secret")
     async with Router(config, classifier=RULES) as router:

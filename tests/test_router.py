@@ -193,3 +193,13 @@ async def test_explain_routes_without_calling_a_model(router):
     assert call.decision.candidates == ["openai-gpt-oss-20b", "llama3.3-70b-instruct"]
     assert set(call.decision.estimates) == set(call.decision.candidates)
     assert sum(sim(router).calls.values()) == 0
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+async def test_a_provider_side_refusal_fails_over_and_never_echoes_the_upstream_text(router, status):
+    sim(router).faults["anthropic-claude-4.6-sonnet"] = Fault(
+        status=status, message="Incorrect API key sk-ant-xyz"
+    )
+    completion = await router.chat(QA)
+    assert completion.model == "llama3.3-70b-instruct"
+    assert "sk-ant-xyz" not in completion.decision.attempts[0].error

@@ -94,8 +94,12 @@ class HttpUpstream:
         except httpx.HTTPError as exc:
             raise transport_error(model.slug, exc) from exc
         if response.status_code != 200:
-            content = await response.aread()
-            await response.aclose()
+            try:
+                content = await response.aread()
+            except httpx.HTTPError:
+                content = b""  # the status says enough
+            finally:
+                await response.aclose()
             raise status_error(model.slug, response.status_code, content)
         return _events(model.slug, response)
 
@@ -108,7 +112,10 @@ async def _events(model: str, response: httpx.Response) -> AsyncIterator[dict[st
             data = line[5:].strip()
             if data == "[DONE]":
                 return
-            yield json.loads(data)
+            event = json.loads(data)
+            if not isinstance(event, dict):
+                raise ValueError("a stream event must be a JSON object")
+            yield event
     except httpx.HTTPError as exc:
         raise transport_error(model, exc) from exc
     except ValueError as exc:
@@ -160,23 +167,25 @@ def invalid_event_error(model: str) -> UpstreamError:
 
 def status_error(model: str, status: int, content: bytes) -> UpstreamError:
     body = _json_or_none(content)
-    detail = _error_message(body) or content[:200].decode("utf-8", "replace")
-    retryable = status in RETRYABLE_STATUS
-    if status in (401, 403):
-        message = f"model {model!r}: the upstream refused tollway's credentials ({status}): {detail}"
+    if status in (401, 403, 404):
+        # The provider's problem, not the client's: a bad or missing key, or a model it does not
+        # serve. Fail over to the next candidate. The upstream's text is not passed on: an auth
+        # error may quote part of the key.
+        what = "refused tollway's credentials" if status != 404 else "does not serve this model"
         return UpstreamError(
-            message,
+            f"model {model!r}: the upstream {what} ({status}); check the model's upstream and key",
             model=model,
-            retryable=False,
+            retryable=True,
             upstream_status=status,
             status=502,
-            code="upstream_auth",
-            body=body,
+            code="upstream_auth" if status != 404 else "upstream_model_not_found",
         )
+    detail = _error_message(body) or f"HTTP {status}"
+    retryable = status in RETRYABLE_STATUS
     # A 4xx the upstream blames on the request is the client's to fix: pass the status through.
     client_fault = 400 <= status < 500 and not retryable
     return UpstreamError(
-        f"model {model!r}: the upstream answered {status}: {detail}",
+        f"model {model!r}: the upstream answered {status}: {detail[:500]}",
         model=model,
         retryable=retryable,
         upstream_status=status,

@@ -177,6 +177,8 @@ async def _events(model: str, response: aiohttp.ClientResponse) -> AsyncIterator
                         event = _loads(data)
                     except ValueError as exc:
                         raise invalid_event_error(model) from exc
+                    if not isinstance(event, dict):
+                        raise invalid_event_error(model)
                     yield event
                 buffer = buffer[start:]
             if done and not content.at_eof():
