@@ -87,3 +87,8 @@ def test_per_request_state_is_on_the_call():
     assert first.request_id != second.request_id
     assert first.decision is not second.decision
     assert json.dumps(first.request.messages)
+
+
+async def test_an_empty_pipeline_says_what_is_missing():
+    with pytest.raises(RuntimeError, match="dispatch"):
+        await Pipeline()(new_call())

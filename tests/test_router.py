@@ -203,3 +203,11 @@ async def test_a_provider_side_refusal_fails_over_and_never_echoes_the_upstream_
     completion = await router.chat(QA)
     assert completion.model == "llama3.3-70b-instruct"
     assert "sk-ant-xyz" not in completion.decision.attempts[0].error
+
+
+async def test_explain_is_a_dry_run(router):
+    before = await router.records.query()
+    call = await router.explain(QA, tenant="acme", max_completion_tokens=100)
+    assert call.decision.route == "customer-qa"
+    assert await router.records.query() == before  # nothing recorded
+    assert call.request.params == {"max_completion_tokens": 100}  # nothing rewritten

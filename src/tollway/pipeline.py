@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .decision import Decision
 
 if TYPE_CHECKING:
-    from .config import RouterConfig
+    from .config import RouterConfig, TaskPolicy
 
 
 @dataclass
@@ -45,12 +45,15 @@ class Call:
     session: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     request_id: str = field(default_factory=lambda: f"req-{uuid.uuid4().hex}")
-    deadline: float | None = None
     decision: Decision = field(init=False)
     extras: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.decision = Decision(router=self.router.name, session=self.session)
+
+    def task(self) -> TaskPolicy | None:
+        """The policy of the task the call is routed to (None on the fallback)."""
+        return self.router.task(self.decision.task) if self.decision.task else None
 
 
 @dataclass
@@ -80,6 +83,7 @@ class Pipeline:
 
     def __init__(self, stages: list[tuple[str, Stage]] | None = None) -> None:
         self._stages: list[tuple[str, Stage]] = []
+        self._compose()
         for name, stage in stages or []:
             self.append(name, stage)
 

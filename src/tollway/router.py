@@ -146,7 +146,8 @@ class Router:
             return self.config.routers[name]
         except KeyError:
             known = ", ".join(f"router:{n}" for n in self.config.routers)
-            raise NotFound(f"unknown router {name!r}; known routers: {known}", param="model") from None
+            shown = name if len(name) <= 80 else name[:80] + "…"
+            raise NotFound(f"unknown router {shown!r}; known routers: {known}", param="model") from None
 
     def make_call(
         self,
@@ -201,11 +202,18 @@ class Router:
         return CompletionStream(reply.stream, reply.decision, reply.headers)
 
     async def explain(self, messages: list[dict[str, Any]], **options: Any) -> Call:
-        """Route without calling any model: the call with its decision and per-model estimates."""
+        """Route without calling any model: the call with its decision and per-model estimates.
+        A dry run: nothing is reserved, recorded, logged or pinned."""
         call = self.make_call(messages, **options)
-        pipeline = self.pipeline.copy().replace("dispatch", _no_dispatch)
-        await pipeline(call)
+        await self._explainer()(call)
         return call
+
+    def _explainer(self) -> Pipeline:
+        pipeline = self.pipeline.copy().replace("dispatch", _no_dispatch)
+        for name in ("telemetry", "records", "budget"):
+            if name in pipeline.names:
+                pipeline.remove(name)
+        return pipeline
 
 
 async def _no_dispatch(call: Call, next: Next) -> Reply:

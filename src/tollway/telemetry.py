@@ -103,7 +103,7 @@ def decision_fields(call: Call, catalog: Catalog | None = None) -> Fields:
     """What the decision says once the call is over (usage and cost when they are known)."""
     decision = call.decision
     state = affinity_state(call)
-    task = call.router.task(decision.task) if decision.task else None
+    task = call.task()
     # Fallback: no task matched, or the task's pool failed and a fallback model served.
     fallback = task is None or (decision.model is not None and decision.model not in task.models)
     fields: Fields = {

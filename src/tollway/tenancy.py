@@ -17,7 +17,7 @@ import hmac
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -37,7 +37,7 @@ class Budget(BaseModel):
     hour: Decimal | None = Field(None, ge=0)
     day: Decimal | None = Field(None, ge=0)
     month: Decimal | None = Field(None, ge=0)
-    rolling: dict[int, Decimal] = Field(default_factory=dict)
+    rolling: dict[Annotated[int, Field(gt=0)], Annotated[Decimal, Field(ge=0)]] = Field(default_factory=dict)
 
     def caps(self) -> list[Cap]:
         caps = [Cap("request", self.per_request)] if self.per_request is not None else []

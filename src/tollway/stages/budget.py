@@ -126,7 +126,7 @@ class Budget:
         return to_units(max((estimates[c] for c in call.decision.candidates), default=Decimal(0)))
 
     def _action(self, call: Call) -> str:
-        task = call.router.task(call.decision.task) if call.decision.task else None
+        task = call.task()
         return task.over_budget if task is not None else "reject"
 
     def _fit(self, call: Call, limit: Decimal | None, refusal: BudgetExceeded | None) -> None:
@@ -151,7 +151,7 @@ class Budget:
     ) -> None:
         """A cheaper model of the pool, else the ``reframe_to`` task, else a fallback model."""
         decision = call.decision
-        task = call.router.task(decision.task) if decision.task else None
+        task = call.task()
         pool = [c for c in fitting if task is not None and c in task.models]
         if not pool and self._reframe_task(call):
             return self._fit(call, limit, refusal)
@@ -165,7 +165,7 @@ class Budget:
 
     def _reframe_task(self, call: Call) -> bool:
         """Move the call to its task's ``reframe_to`` task; False when there is none."""
-        task = call.router.task(call.decision.task) if call.decision.task else None
+        task = call.task()
         if task is None or task.reframe_to is None or call.decision.reframed_from is not None:
             return False
         decision = call.decision

@@ -28,7 +28,7 @@ class Select:
     def apply(self, call: Call) -> None:
         """Set ``decision.candidates`` for the decision's task (or the fallback)."""
         decision = call.decision
-        task = call.router.task(decision.task) if decision.task else None
+        task = call.task()
         if task is None:
             decision.task = None
             decision.policy = "fallback"

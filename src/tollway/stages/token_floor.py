@@ -19,7 +19,7 @@ class TokenFloor:
 
     @staticmethod
     def apply(call: Call) -> None:
-        task = call.router.task(call.decision.task) if call.decision.task else None
+        task = call.task()
         floor = task.token_floor if task is not None and task.token_floor is not None else None
         call.decision.token_floor = call.router.token_floor if floor is None else floor
 

@@ -41,7 +41,8 @@ def check_message(message: Any, where: str) -> None:
     role = message.get("role")
     if role not in ROLES:
         raise InvalidRequest(
-            f"`{where}.role` must be one of {', '.join(sorted(ROLES))}, got {role!r}", param=f"{where}.role"
+            f"`{where}.role` must be one of {', '.join(sorted(ROLES))}, got {_short(role)}",
+            param=f"{where}.role",
         )
     content = message.get("content")
     if content is None and role == "assistant":
@@ -50,6 +51,37 @@ def check_message(message: Any, where: str) -> None:
         raise InvalidRequest(
             f"`{where}.content` must be a string or a list of parts", param=f"{where}.content"
         )
+    if isinstance(content, list):
+        for j, part in enumerate(content):
+            check_part(part, f"{where}.content[{j}]")
+
+
+# The content part types of the chat completions API, and the field each one carries.
+PARTS = {
+    "text": "text",
+    "image_url": "image_url",
+    "input_audio": "input_audio",
+    "file": "file",
+    "refusal": "refusal",
+}
+
+
+def check_part(part: Any, where: str) -> None:
+    kind = part.get("type") if isinstance(part, dict) else None
+    if kind not in PARTS:
+        raise InvalidRequest(
+            f"`{where}` must be an object whose `type` is one of {', '.join(PARTS)}", param=where
+        )
+    field = PARTS[kind]
+    value = part.get(field)
+    if value is None or (field in ("text", "refusal") and not isinstance(value, str)):
+        raise InvalidRequest(f"`{where}.{field}` is missing or of the wrong type", param=f"{where}.{field}")
+
+
+def _short(value: Any) -> str:
+    """A value for an error message, cut short: errors must not echo unbounded input."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "…"
 
 
 def check_params(params: dict[str, Any]) -> None:
