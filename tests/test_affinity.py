@@ -4,6 +4,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+import anyio
 import pytest
 
 from tollway import Router, RulesClassifier
@@ -239,3 +240,32 @@ async def test_no_cached_share_is_assumed_once_the_cache_window_passed(store, cl
 def test_pins_round_trip_through_json():
     pin = Pin("m", None, 12, 3.5)
     assert Pin.from_json(pin.to_json()) == pin
+
+
+async def test_a_hanging_store_never_stalls_a_call():
+    class Hanging:
+        """A store whose every call hangs, as a partitioned Redis would."""
+
+        async def salt(self):
+            await anyio.sleep(3600)
+
+        async def get(self, key):
+            await anyio.sleep(3600)
+
+        async def put(self, key, pin, ttl):
+            await anyio.sleep(3600)
+
+        async def delete(self, key):
+            await anyio.sleep(3600)
+
+    router = Router(
+        load_config(TUTORIAL), classifier=RulesClassifier({"customer-qa": "account"}), simulate=True
+    )
+    router.pipeline.replace("affinity", Affinity(Hanging(), router.health, write_timeout=0.2))
+    async with router:
+        with anyio.fail_after(10):
+            completion = await router.chat(
+                [{"role": "user", "content": "How do I close my account?"}], session="s-1"
+            )
+    assert completion.content
+    assert any("store read failed" in note for note in completion.decision.notes)

@@ -77,18 +77,22 @@ class Affinity:
         if session is not None:
             call.decision.session = session
         try:
-            salt = await self.store.salt()
-            if session is not None:
-                key: str | None = explicit_key(salt, call.tenant, call.router.name, session)
-            else:
-                tools = call.request.params.get("tools")
-                key = implicit_key(salt, call.tenant, call.router.name, call.request.messages, tools)
-            if key is None:
-                return None
-            pin = await self.store.get(key)
+            with anyio.fail_after(self.write_timeout):  # a hanging store must not stall the call
+                return await self._read(call, session)
         except Exception as exc:  # a store outage must not fail the call
             _store_failed(call, "read", exc)
             return None
+
+    async def _read(self, call: Call, session: str | None) -> AffinityState | None:
+        salt = await self.store.salt()
+        if session is not None:
+            key: str | None = explicit_key(salt, call.tenant, call.router.name, session)
+        else:
+            tools = call.request.params.get("tools")
+            key = implicit_key(salt, call.tenant, call.router.name, call.request.messages, tools)
+        if key is None:
+            return None
+        pin = await self.store.get(key)
         return AffinityState("explicit" if session is not None else "implicit", key, pin)
 
     def _apply(self, call: Call, state: AffinityState) -> None:
@@ -137,7 +141,8 @@ class Affinity:
         if reply.stream is not None:
             reply.stream = self._pin_at_end(call, state, reply.stream)
         else:
-            await self._pin(call, state)
+            with anyio.move_on_after(self.write_timeout):
+                await self._pin(call, state)
         return reply
 
     def _pin_at_end(
