@@ -211,3 +211,11 @@ async def test_explain_is_a_dry_run(router):
     assert call.decision.route == "customer-qa"
     assert await router.records.query() == before  # nothing recorded
     assert call.request.params == {"max_completion_tokens": 100}  # nothing rewritten
+
+
+async def test_a_long_prompt_is_counted_once_per_tokenizer(router):
+    long = [{"role": "user", "content": "How do I change my account plan? " * 4000}]
+    call = await router.explain(long)
+    counts = call.request.token_counts
+    assert len(counts) == 2  # o200k for GPT models, cl100k (scaled) for the others
+    assert all(n > 4000 * 8 for n in counts.values())

@@ -6,14 +6,17 @@ Two figures per model: ``bound_cost`` (the most the call may cost: what a budget
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
+
+import anyio
 
 from .catalog import ModelSpec
 from .cost import request_cost
 from .decision import Usage
 from .pipeline import ChatRequest
 from .stats import OutputStats
-from .tokens import count_messages
+from .tokens import count_messages, tokenizer_for
 
 # Without max tokens in the request or enough history, bound the answer by this many tokens (or
 # the model's max output when lower). Budgets enforce it by setting max_completion_tokens.
@@ -21,8 +24,30 @@ DEFAULT_OUTPUT_BOUND = 4096
 
 
 def input_tokens(request: ChatRequest, model: ModelSpec) -> int:
-    tools = request.params.get("tools")
-    return count_messages(request.messages, model, tools=tools if isinstance(tools, list) else None)
+    """Prompt tokens of ``request`` on ``model``, counted once per tokenizer and request: several
+    stages ask for every candidate, and a long prompt costs real time to count."""
+    tokenizer = tokenizer_for(model)
+    counted = request.token_counts.get(tokenizer)
+    if counted is None:
+        tools = request.params.get("tools")
+        counted = count_messages(request.messages, model, tools=tools if isinstance(tools, list) else None)
+        request.token_counts[tokenizer] = counted
+    return counted
+
+
+# Above this many characters of prompt, counting tokens takes long enough to stall other requests:
+# it moves to a worker thread.
+LONG_PROMPT_CHARS = 65_536
+
+
+async def count_ahead(request: ChatRequest, models: Iterable[ModelSpec]) -> None:
+    """Count a long prompt's tokens for ``models`` in a worker thread, so that later estimates
+    (which are synchronous) find them counted and the event loop stays free."""
+    if sum(len(str(m.get("content") or "")) for m in request.messages) < LONG_PROMPT_CHARS:
+        return
+    for model in models:
+        if tokenizer_for(model) not in request.token_counts:
+            await anyio.to_thread.run_sync(input_tokens, request, model)
 
 
 def output_bound(

@@ -25,6 +25,8 @@ class ChatRequest:
 
     messages: list[dict[str, Any]]
     params: dict[str, Any] = field(default_factory=dict)
+    # Prompt tokens per tokenizer, filled by ``estimate.input_tokens`` (messages do not change).
+    token_counts: dict[Any, int] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def stream(self) -> bool:

@@ -33,8 +33,15 @@ _MATH_OP = re.compile(r"[=+*/^]|\bx\s*\d|\d\s*x\b|\b(solve|equation|integral|der
 _QUANT_Q = re.compile(r"\b(how (many|much|long|far|old)|what (is|was) the (total|sum|average|percent))", re.I)
 
 
+# Signals read the head and tail of a long message: enough to see its shape, and a 4 MB prompt
+# does not hold the event loop for a second of regular expressions.
+SIGNAL_CHARS = 4000
+
+
 def signals(text: str) -> dict[str, float]:
     """Evidence, in [0, 1], for library types (keys are type names)."""
+    if len(text) > SIGNAL_CHARS:
+        text = text[: SIGNAL_CHARS // 2] + "\n" + text[-SIGNAL_CHARS // 2 :]
     out: dict[str, float] = {}
     if _LABEL_VERB.search(text) and _OPTION_LIST.search(text):
         out["text-classification"] = 1.0

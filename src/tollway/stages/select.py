@@ -5,10 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from .. import select
-from ..catalog import Catalog
+from ..catalog import Catalog, ModelSpec
 from ..config import TaskPolicy
 from ..errors import NoRouteMatched
-from ..estimate import expected_cost
+from ..estimate import count_ahead, expected_cost
 from ..health import Health
 from ..pipeline import Call, Next, Reply
 from ..stats import OutputStats
@@ -21,9 +21,15 @@ class Select:
         self.stats = stats
 
     async def __call__(self, call: Call, next: Next) -> Reply:
+        await count_ahead(call.request, self._models_of(call))
         if not (call.decision.pinned and call.decision.candidates):
             self.apply(call)
         return await next(call)
+
+    def _models_of(self, call: Call) -> list[ModelSpec]:
+        task = call.task()
+        names = [*(task.models if task else ()), *call.router.fallback_models, *call.decision.candidates]
+        return [self.catalog.get(m) for m in dict.fromkeys(names)]
 
     def apply(self, call: Call) -> None:
         """Set ``decision.candidates`` for the decision's task (or the fallback)."""
