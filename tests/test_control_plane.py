@@ -225,5 +225,96 @@ async def test_control_plane_is_off_without_an_admin_token(tmp_path: Path) -> No
     app = TollwayApp(router, store=SQLiteRouterStore(tmp_path / "r.sqlite3"), owns_router=True)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
         response = await c.post(PATH, json=NEW, headers={"authorization": "Bearer anything"})
-    assert response.status_code == 403 and "--admin-token" in response.json()["message"]
+    assert response.status_code == 403 and "TOLLWAY_ADMIN_TOKEN" in response.json()["message"]
     await app.aclose()
+
+
+async def test_an_oversize_body_is_413_request_too_large(tmp_path: Path) -> None:
+    router = Router(load_config(TUTORIAL), classifier=RULES, simulate=True)
+    app = TollwayApp(
+        router,
+        credentials=Credentials(admin_token=ADMIN),
+        store=SQLiteRouterStore(tmp_path / "r.sqlite3"),
+        max_body_bytes=2_000,
+        owns_router=True,
+    )
+    big = {**NEW, "description": "x" * 5_000}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
+        response = await c.post(PATH, json=big, headers={"authorization": f"Bearer {ADMIN}"})
+    assert response.status_code == 413, response.text
+    assert response.json()["id"] == "request_too_large"
+    assert "empty" not in response.json()["message"]
+    await app.aclose()
+
+
+async def test_an_empty_body_asks_for_a_router(admin: httpx.AsyncClient) -> None:
+    response = await admin.post(PATH, content=b"")
+    assert response.status_code == 400
+    message = response.json()["message"]
+    assert "empty" in message and "router" in message and "chat completion" not in message
+
+
+async def test_put_with_an_unknown_field_is_a_400(admin: httpx.AsyncClient) -> None:
+    uuid = (await admin.post(PATH, json=NEW)).json()["model_router"]["uuid"]
+    response = await admin.put(f"{PATH}/{uuid}", json={"colour": "blue"})
+    assert response.status_code == 400
+    assert response.json()["id"] == "invalid_argument" and "unknown field" in response.json()["message"]
+
+
+async def test_the_managed_apis_region_and_project_fields_are_accepted_and_echoed(
+    admin: httpx.AsyncClient, tenant: httpx.AsyncClient
+) -> None:
+    created = await admin.post(PATH, json={**NEW, "regions": ["tor1"], "project_id": "p-123"})
+    assert created.status_code == 200, created.text
+    router = created.json()["model_router"]
+    assert router["regions"] == ["tor1"] and router["project_id"] == "p-123"
+    assert (await tenant.post("/v1/chat/completions", json=chat("support-router"))).status_code == 200
+    updated = await admin.put(f"{PATH}/{router['uuid']}", json={"region": "nyc3", "regions": None})
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["model_router"]["regions"] == ["nyc3"]
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"policies": "x"}, "policies: must be an array"),
+        ({"fallback_models": "abc"}, "fallback_models: must be an array"),
+        ({"policies": [1]}, "policies[0]: must be an object"),
+        ({"description": 5}, "description: must be a string"),
+    ],
+)
+async def test_validation_messages_are_plain(
+    admin: httpx.AsyncClient, change: dict[str, Any], needle: str
+) -> None:
+    response = await admin.post(PATH, json={**NEW, **change})
+    assert response.status_code == 400
+    message = response.json()["message"]
+    assert needle in message and "Input should be" not in message
+
+
+async def test_paths_need_a_boundary(admin: httpx.AsyncClient) -> None:
+    glued = await admin.get(f"{PATH}X")
+    assert glued.status_code == 404 and "no model router" not in glued.text
+    assert glued.json()["error"]["code"] == "unknown_url"
+    nested = await admin.get(f"{PATH}/abc/def")
+    assert nested.status_code == 404 and "no model router" not in nested.text
+
+
+async def test_405_names_the_allowed_methods(admin: httpx.AsyncClient) -> None:
+    response = await admin.delete(PATH)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, POST"
+    assert response.json()["id"] == "method_not_allowed"
+
+
+async def test_errors_do_not_echo_unbounded_input(admin: httpx.AsyncClient) -> None:
+    long = "x" * 10_000
+    responses = [
+        await admin.get(f"{PATH}/{long}"),
+        await admin.post(PATH, json={**NEW, long: 1}),
+        await admin.post(PATH, json={**NEW, "fallback_models": [long]}),
+        await admin.request(long[:2000], PATH),
+    ]
+    for response in responses:
+        assert 400 <= response.status_code < 500
+        assert len(response.text) < 1_500, response.text[:200]

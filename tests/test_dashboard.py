@@ -68,11 +68,28 @@ def router(provider: SimulatedProvider) -> Router:
     )
 
 
-def serve(router: Router, admin_token: str | None) -> ServerThread:
+def serve(router: Router, admin_token: str | None, recorder: Recorder | None = None) -> ServerThread:
     app = TollwayApp(
         router, credentials=Credentials(admin_token=admin_token, tenants=TENANTS), owns_router=True
     )
+    if recorder is not None:
+        recorder.app = app
+        return ServerThread(recorder)
     return ServerThread(app)
+
+
+class Recorder:
+    """Every request's path, query string and headers, as the server (and its access log) sees them."""
+
+    def __init__(self) -> None:
+        self.app: Any = None
+        self.seen: list[tuple[str, str, dict[str, str]]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            self.seen.append((scope["path"], scope["query_string"].decode("latin-1"), headers))
+        await self.app(scope, receive, send)
 
 
 def ledger(router: Router, since: float = 0.0) -> Sequence[CallRecord]:
@@ -188,19 +205,19 @@ def test_data_json_window_and_compare(router: Router, provider: SimulatedProvide
 def test_admin_token_guards_the_dashboard(router: Router) -> None:
     with serve(router, ADMIN) as base, httpx.Client(base_url=base) as http:
         data = "/dashboard/data.json"
-        assert http.get(data).status_code == 401
-        assert http.get(data, params={"token": "wrong"}).status_code == 401
+        missing = http.get(data)
+        assert missing.status_code == 401 and "#token=" in missing.json()["error"]["message"]
         assert http.get(data, headers={"Authorization": "Bearer wrong"}).status_code == 401
         tenant_key = http.get(data, headers={"Authorization": "Bearer sk-acme"})
         assert tenant_key.status_code == 403 and "tenant API key" in tenant_key.json()["error"]["message"]
         assert http.get(data, headers={"Authorization": f"Bearer {ADMIN}"}).status_code == 200
-        assert http.get(data, params={"token": ADMIN}).status_code == 200
+        # Never in the query string: it would land in access logs.
+        assert http.get(data, params={"token": ADMIN}).status_code == 401
+        # The page holds no data (the page's JS asks data.json with the token): it is served to anyone.
         page = http.get("/dashboard")
-        assert page.status_code == 401 and page.headers["content-type"].startswith("text/html")
-        assert "?token=" in page.text
-        page = http.get("/dashboard", params={"token": ADMIN})
-        assert page.status_code == 200 and "<svg" not in page.text  # charts are drawn by the page's JS
-        assert http.post(data, params={"token": ADMIN}).status_code == 405
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assert "<svg" not in page.text and "#token=" in page.text
+        assert http.post(data, headers={"Authorization": f"Bearer {ADMIN}"}).status_code == 405
 
 
 def test_page_is_self_contained_without_an_admin_token(router: Router) -> None:
@@ -312,10 +329,11 @@ def places_for(spend: Decimal) -> int:
 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install -y chromium)")
 def test_dashboard_in_headless_chromium(router: Router, provider: SimulatedProvider, tmp_path: Path) -> None:
-    with serve(router, ADMIN) as base:
+    recorder = Recorder()
+    with serve(router, ADMIN, recorder) as base:
         send_traffic(base, provider)
         backfill(router)
-        url = f"{base}/dashboard?token={ADMIN}&since=24h"
+        url = f"{base}/dashboard?since=24h#token={ADMIN}"
         budget = [*BUDGET, "--run-all-compositor-stages-before-draw"]
         started = time.time()
         dom = chromium([*budget, "--dump-dom", url], tmp_path / "profile-dom")
@@ -332,6 +350,11 @@ def test_dashboard_in_headless_chromium(router: Router, provider: SimulatedProvi
 
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert "Uncaught" not in dom.stderr, dom.stderr[-2000:]  # no script error in the page
+    # The token went only in headers: no request line (what access logs keep) ever held it.
+    assert not [seen for seen in recorder.seen if ADMIN in seen[0] + seen[1]]
+    fetched = [headers for path, _, headers in recorder.seen if path == "/dashboard/data.json"]
+    assert fetched and all(h.get("authorization") == f"Bearer {ADMIN}" for h in fetched)
+    assert ADMIN not in dom.stdout  # nor is it left in the page
     page = Figures()
     page.feed(dom.stdout)
     assert page.body.get("data-state") == "ready", dom.stdout[-3000:]
@@ -389,6 +412,10 @@ def test_dashboard_in_headless_chromium_without_calls(router: Router, tmp_path: 
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium (apt-get install -y chromium)")
 def test_dashboard_in_headless_chromium_with_a_wrong_token(router: Router, tmp_path: Path) -> None:
     with serve(router, ADMIN) as base:
-        dom = chromium([*BUDGET, "--dump-dom", f"{base}/dashboard?token=wrong"], tmp_path / "profile")
+        dom = chromium([*BUDGET, "--dump-dom", f"{base}/dashboard#token=wrong"], tmp_path / "profile")
+        bare = chromium([*BUDGET, "--dump-dom", f"{base}/dashboard"], tmp_path / "profile-bare")
     assert dom.returncode == 0
-    assert "invalid admin token" in dom.stdout and "?token=" in dom.stdout
+    assert "invalid admin token" in dom.stdout and "#token=" in dom.stdout
+    assert 'id="token-form"' in dom.stdout  # the page offers to take the token
+    assert bare.returncode == 0
+    assert "missing admin token" in bare.stdout or "takes the admin token" in bare.stdout

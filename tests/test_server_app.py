@@ -212,3 +212,61 @@ def test_admin_token_is_refused_on_the_inference_plane(server: str) -> None:
         sdk.chat.completions.create(model=MODEL, messages=CLASSIFY)
     assert "tenant API key" in str(caught.value)
     assert ADMIN not in str(caught.value)
+
+
+def test_failures_after_routing_keep_their_metric_labels(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    from tollway.simulate import Fault
+    from tollway.tenancy import Budget, Tenant, Tenants
+
+    provider = SimulatedProvider(latency={"*": Latency()})
+    tenants = Tenants([Tenant(name="default", budget=Budget(per_request=Decimal("0.0000001")))])
+    capped = Router(load_config(TUTORIAL), classifier=RULES, simulate=provider, tenants=tenants)
+    with ServerThread(TollwayApp(capped, owns_router=True)) as base:
+        over = httpx.post(f"{base}/v1/chat/completions", json={"model": MODEL, "messages": CLASSIFY})
+        assert over.status_code == 429, over.text
+        metrics = httpx.get(f"{base}/metrics").text
+    assert 'router="cost-governance-demo",route="classify",model="",status="429"' in metrics
+
+    router = Router(load_config(TUTORIAL), classifier=RULES, simulate=provider)
+    provider.faults["*"] = Fault(status=503)
+    with ServerThread(TollwayApp(router, owns_router=True)) as base:
+        failed = httpx.post(f"{base}/v1/chat/completions", json={"model": MODEL, "messages": CLASSIFY})
+        assert failed.status_code == 502, failed.text
+        unrouted = httpx.post(
+            f"{base}/v1/chat/completions", json={"model": "router:nope", "messages": CLASSIFY}
+        )
+        assert unrouted.status_code == 404
+        metrics = httpx.get(f"{base}/metrics").text
+    assert 'tollway_requests_total{router="cost-governance-demo",route="classify",model="' in metrics
+    assert 'status="502"} 1' in metrics
+    assert 'tollway_rejected_requests_total{status="404"} 1' in metrics
+
+
+def test_openapi_documents_every_path_and_status(server: str) -> None:
+    spec = httpx.get(f"{server}/openapi.json").json()
+    assert {"/dashboard", "/dashboard/data.json", "/openapi.json"} <= set(spec["paths"])
+    chat = spec["paths"]["/v1/chat/completions"]["post"]["responses"]
+    assert {"405", "429"} <= set(chat)
+    control = spec["paths"]["/v2/gen-ai/models/routers/{uuid}"]["put"]["responses"]
+    assert {"405", "409", "413", "503"} <= set(control)
+
+
+def test_405_answers_carry_allow(server: str) -> None:
+    assert httpx.get(f"{server}/v1/chat/completions").headers["allow"] == "POST"
+    assert httpx.post(f"{server}/healthz").headers["allow"] == "GET, HEAD"
+    assert httpx.post(f"{server}/dashboard/data.json").headers["allow"] == "GET, HEAD"
+
+
+def test_error_bodies_do_not_echo_unbounded_input(server: str) -> None:
+    long = "x" * 5_000
+    responses = [
+        httpx.get(f"{server}/v1/{long}"),
+        httpx.get(f"{server}/dashboard/data.json", params={"since": long}),
+        httpx.get(f"{server}/dashboard/data.json", params={"compare": ",".join([long[:1000]] * 20)}),
+        httpx.post(f"{server}/v1/chat/completions", json={"model": f"router:{long}", "messages": CLASSIFY}),
+    ]
+    for response in responses:
+        assert 400 <= response.status_code < 500
+        assert len(response.text) < 1_000, response.text[:300]

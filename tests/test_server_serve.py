@@ -55,3 +55,24 @@ async def test_built_app_answers(tmp_path: Path) -> None:
         body = {"model": "router:cost-governance-demo", "messages": [{"role": "user", "content": "hi"}]}
         assert (await c.post("/v1/chat/completions", content=json.dumps(body))).status_code == 200
     await app.aclose()
+
+
+@pytest.mark.parametrize("token", [None, "s3cret-admin-token"])
+def test_start_up_announces_the_dashboard_without_the_token(
+    token: str | None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tollway.serve import TOKEN_ENV, announce
+
+    if token:
+        monkeypatch.setenv(TOKEN_ENV, token)
+    else:
+        monkeypatch.delenv(TOKEN_ENV, raising=False)
+    options = ServeOptions(simulate=True, upstream_client="httpx")
+    args = argparse.Namespace(host="127.0.0.1", port=8123, workers=1)
+    announce(read_config(options), options, args)
+    out = capsys.readouterr().out
+    if token:
+        assert "dashboard on http://127.0.0.1:8123/dashboard#token=<admin token>" in out
+        assert token not in out
+    else:
+        assert "dashboard on http://127.0.0.1:8123/dashboard " in out

@@ -129,3 +129,23 @@ def _chunk(content: str, finish: str | None) -> dict[str, Any]:
         "model": "openai-gpt-oss-20b",
         "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": finish}],
     }
+
+
+def test_the_sync_client_gets_a_clear_type_error(router: Router) -> None:
+    client = httpx.Client(transport=router.transport(), base_url="http://tollway")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"RouterTransport is async: use openai\.AsyncOpenAI"):
+        client.post("/v1/chat/completions", json={"model": MODEL, "messages": CLASSIFY})
+    client.close()
+    with (
+        pytest.raises(TypeError, match=r"httpx\.AsyncClient"),
+        httpx.Client(transport=router.transport()),  # type: ignore[arg-type]
+    ):
+        pass
+
+
+async def test_unknown_paths_are_not_echoed_whole(router: Router) -> None:
+    async with httpx.AsyncClient(transport=RouterTransport(router), base_url="http://tollway") as client:
+        response = await client.get("/v1/" + "x" * 10_000)
+        wrong = await client.get("/v1/chat/completions")
+    assert response.status_code == 404 and len(response.text) < 500
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "POST"

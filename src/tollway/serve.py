@@ -1,7 +1,7 @@
 """``tollway serve``: the standalone server on uvicorn (uvloop and httptools when installed).
 
     tollway serve --config router.yaml [--host 127.0.0.1 --port 8000 --workers 1] [--simulate]
-                  [--admin-token TOKEN | env TOLLWAY_ADMIN_TOKEN] [--store routers.sqlite3]
+                  [env TOLLWAY_ADMIN_TOKEN | --admin-token TOKEN] [--store routers.sqlite3]
 
 Workers are separate processes: each builds its app from ``TOLLWAY_SERVE_OPTIONS`` (set here),
 and they share the control plane's SQLite store.
@@ -61,7 +61,9 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--simulate", action="store_true", help="serve every model from the simulated upstream")
     p.add_argument(
-        "--admin-token", help=f"control-plane token (or env {TOKEN_ENV}); without it the control plane is off"
+        "--admin-token",
+        help=f"control-plane and dashboard token; prefer env {TOKEN_ENV} (a flag is visible to "
+        "other users in ps); without it the control plane is off and the dashboard open",
     )
     p.add_argument(
         "--store",
@@ -138,10 +140,16 @@ def announce(config: TollwayConfig, options: ServeOptions, args: argparse.Namesp
         )
     else:
         print(f"tollway: tenants: {', '.join(sorted(credentials.tenants))} (API keys checked)")
+    base = f"http://{args.host}:{args.port}"
     if credentials.control_enabled:
         print(f"tollway: control plane on /v2/gen-ai/models/routers; routers stored in {options.store}")
+        # The token itself is never printed: it would land in whatever collects this output.
+        print(
+            f"tollway: dashboard on {base}/dashboard#token=<admin token> (the token never leaves the browser)"
+        )
     else:
-        print(f"tollway: control plane off (set --admin-token or {TOKEN_ENV} to enable it)")
+        print(f"tollway: control plane off (set {TOKEN_ENV} to enable it)")
+        print(f"tollway: dashboard on {base}/dashboard (open: no admin token is set)")
 
 
 def read_config(options: ServeOptions) -> TollwayConfig:

@@ -6,22 +6,21 @@ pipeline, which is what keeps the per-request overhead at a few dozen microsecon
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import structlog
 
-from ..errors import NotFound
+from ..errors import NotFound, RequestError
 from .answer import Answer, error_answer, json_answer
 from .asgi import BodyTooLarge, ClientGone, Receive, Scope, Send, header_map, read_body, send_answer
 from .auth import Credentials
 from .chat import MAX_BODY_BYTES, ChatEndpoint, too_large
 from .codec import dumps
-from .control import PATH as CONTROL_PATH
-from .control import ControlPlane
+from .control import ControlPlane, is_control_path
+from .dashboard import DATA_PATH, Dashboard
 from .dashboard import PATHS as DASHBOARD_PATHS  # dashboard (see server/dashboard.py)
-from .dashboard import Dashboard
-from .errors import MethodNotAllowed
+from .errors import MethodNotAllowed, clip
 from .metrics import Metrics
 from .models import models_body
 from .openapi import openapi_document
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("tollway.server")
 
 CHAT_PATHS = frozenset({"/v1/chat/completions", "/chat/completions"})
-Handler = Callable[[], Answer]
+Handler = Callable[[], Awaitable[Answer]]
 
 
 class TollwayApp:
@@ -57,18 +56,32 @@ class TollwayApp:
             router, self.credentials, max_body_bytes=max_body_bytes, metrics=self.metrics
         )
         self.store = store
-        self.control = ControlPlane(router, store, self.credentials) if store is not None else None
+        self.control = (
+            ControlPlane(router, store, self.credentials, max_body_bytes=max_body_bytes)
+            if store is not None
+            else None
+        )
         self.owns_router = owns_router
         self.dashboard = Dashboard(router, self.credentials)  # GET /dashboard, /dashboard/data.json
         openapi = dumps(openapi_document())
-        self._get: dict[str, Handler] = {
-            "/v1/models": lambda: json_answer(200, models_body(router)),
-            "/healthz": lambda: json_answer(200, {"status": "ok"}),
-            "/readyz": self._ready,
-            "/metrics": lambda: Answer(
+
+        async def health() -> Answer:
+            return json_answer(200, {"status": "ok"})
+
+        async def metrics() -> Answer:
+            return Answer(
                 200, [(b"content-type", b"text/plain; version=0.0.4")], self.metrics.render().encode()
-            ),
-            "/openapi.json": lambda: Answer(200, [(b"content-type", b"application/json")], openapi),
+            )
+
+        async def openapi_json() -> Answer:
+            return Answer(200, [(b"content-type", b"application/json")], openapi)
+
+        self._get: dict[str, Handler] = {
+            "/v1/models": self._models,
+            "/healthz": health,
+            "/readyz": self._ready,
+            "/metrics": metrics,
+            "/openapi.json": openapi_json,
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -92,24 +105,36 @@ class TollwayApp:
     async def _route(self, method: str, path: str, scope: Scope, receive: Receive) -> Answer:
         if path in CHAT_PATHS:
             if method != "POST":
-                return error_answer(MethodNotAllowed(f"{method} {path}: use POST"))
+                return error_answer(MethodNotAllowed(f"{clip(method, 20)} {path}: use POST", allow=("POST",)))
             body = await self._body(receive)
             if body is None:
                 return error_answer(too_large(self.max_body_bytes))
-            if self.control is not None:
-                self.control.refresh()
+            await self._refresh()
             return await self.chat(header_map(scope), body)
-        if path.startswith(CONTROL_PATH) and self.control is not None:
-            body = await self._body(receive) or b""
+        if self.control is not None and is_control_path(path):
+            body = await self._body(receive)
             return await self.control(method, path, header_map(scope), body)
         if path in DASHBOARD_PATHS:  # dashboard: GET /dashboard, /dashboard/data.json?since=…
+            if path == DATA_PATH:
+                await self._refresh()
             return await self.dashboard(method, path, scope)
         handler = self._get.get(path)
         if handler is not None:
             if method not in ("GET", "HEAD"):
-                return error_answer(MethodNotAllowed(f"{method} {path}: use GET"))
-            return handler()
-        return error_answer(NotFound(f"no route for {method} {path}", code="unknown_url"))
+                return error_answer(
+                    MethodNotAllowed(f"{clip(method, 20)} {path}: use GET", allow=("GET", "HEAD"))
+                )
+            return await handler()
+        return error_answer(NotFound(f"no route for {clip(method, 20)} {clip(path)}", code="unknown_url"))
+
+    async def _models(self) -> Answer:
+        await self._refresh()
+        return json_answer(200, models_body(self.router))
+
+    async def _refresh(self) -> None:
+        """Routers other workers created or changed (never fails a request: see refresh_quietly)."""
+        if self.control is not None:
+            await self.control.refresh_quietly()
 
     async def _body(self, receive: Receive) -> bytes | None:
         try:
@@ -117,15 +142,15 @@ class TollwayApp:
         except BodyTooLarge:
             return None
 
-    def _ready(self) -> Answer:
+    async def _ready(self) -> Answer:
         problems = []
-        if not self.router.config.routers:
-            problems.append("no routers are configured")
         if self.control is not None:
             try:
-                self.control.refresh()
-            except Exception as exc:
-                problems.append(f"the router store is unreachable ({type(exc).__name__})")
+                await self.control.refresh()
+            except RequestError:
+                problems.append("the router store is unreachable")
+        if not self.router.config.routers:
+            problems.append("no routers are configured")
         if problems:
             return json_answer(503, {"status": "unavailable", "problems": problems})
         return json_answer(200, {"status": "ready", "routers": sorted(self.router.config.routers)})

@@ -7,6 +7,7 @@ from typing import Any
 
 import anyio
 
+from ..streams import aclose
 from .answer import Answer
 
 Scope = MutableMapping[str, Any]
@@ -51,22 +52,27 @@ async def read_body(receive: Receive, limit: int) -> bytes:
 
 
 async def send_answer(answer: Answer, receive: Receive, send: Send) -> None:
-    await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+    start = {"type": "http.response.start", "status": answer.status, "headers": answer.headers}
     if answer.stream is None:
+        await send(start)
         await send({"type": "http.response.body", "body": answer.body})
         return
-    async with anyio.create_task_group() as tg:
-        # Stop reading the upstream as soon as the client goes away (uvicorn drops writes
-        # to a closed connection silently, so the relay would otherwise run to the end).
-        tg.start_soon(_cancel_on_disconnect, receive, tg.cancel_scope)
-        try:
-            async for chunk in answer.stream:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
-        finally:
-            with anyio.CancelScope(shield=True):
-                await answer.stream.aclose()  # type: ignore[attr-defined]
-            tg.cancel_scope.cancel()
+    try:
+        # Inside the ``try``: a stream whose start could not be sent is closed all the same.
+        await send(start)
+        async with anyio.create_task_group() as tg:
+            # Stop reading the upstream as soon as the client goes away (uvicorn drops writes
+            # to a closed connection silently, so the relay would otherwise run to the end).
+            tg.start_soon(_cancel_on_disconnect, receive, tg.cancel_scope)
+            try:
+                async for chunk in answer.stream:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b""})
+            finally:
+                tg.cancel_scope.cancel()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await aclose(answer.stream)
 
 
 async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:

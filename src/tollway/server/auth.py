@@ -84,8 +84,8 @@ class Credentials:
         """Let a control-plane request through, or raise 401/403 saying what is expected."""
         if self._admin is None:
             raise Forbidden(
-                "the control plane is disabled: start `tollway serve` with --admin-token "
-                "(or TOLLWAY_ADMIN_TOKEN)",
+                "the control plane is disabled: start `tollway serve` with TOLLWAY_ADMIN_TOKEN set "
+                "in its environment (or --admin-token, which other users can see in ps)",
                 code="control_plane_disabled",
             )
         token = bearer(authorization)

@@ -15,6 +15,7 @@ import structlog
 from ..errors import InvalidRequest, NotFound, RequestError
 from ..headers import AFFINITY, decision_headers
 from ..pipeline import Call, ChatRequest, Reply
+from ..streams import Watched
 from . import sse
 from .answer import EVENT_STREAM, Answer, encode_headers, error_answer, json_answer
 from .auth import Credentials
@@ -117,7 +118,7 @@ class ChatEndpoint:
         headers.append((b"x-request-id", call.request_id.encode()))
         if reply.stream is not None:
             headers += [EVENT_STREAM, (b"cache-control", b"no-cache")]
-            chunks = sse.encode(reply.stream)
+            chunks: AsyncIterator[bytes] = sse.encode(reply.stream)
             if self.metrics is not None:
                 chunks = _observed(chunks, self.metrics, reply, started)
             return Answer(reply.status, headers, stream=chunks)
@@ -127,7 +128,9 @@ class ChatEndpoint:
 
     def _failed(self, exc: RequestError, call: Call | None, started: float) -> Answer:
         if self.metrics is not None:
-            self.metrics.observe(None, exc.status, time.perf_counter() - started)
+            # A call that failed after routing (budget 429, upstream 502) keeps its labels.
+            decision = call.decision if call is not None else None
+            self.metrics.observe(decision, exc.status, time.perf_counter() - started)
         extra = []
         if call is not None:
             extra = [*decision_headers(call.decision).items(), ("x-request-id", call.request_id)]
@@ -140,26 +143,23 @@ def _json(reply: Reply, headers: list[tuple[bytes, bytes]]) -> Answer:
     return answer
 
 
-async def _observed(
-    chunks: AsyncIterator[bytes], metrics: Metrics, reply: Reply, started: float
-) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in chunks:
-            yield chunk
-    finally:
+def _observed(chunks: AsyncIterator[bytes], metrics: Metrics, reply: Reply, started: float) -> Watched[bytes]:
+    """Counts the call when the stream ends, however it ends (read, broken, or closed unread)."""
+
+    async def ended(error: BaseException | None, completed: bool) -> None:
         metrics.observe(reply.decision, reply.status, time.perf_counter() - started)
-        await chunks.aclose()  # type: ignore[attr-defined]
+
+    return Watched(chunks, on_end=ended)
 
 
 def too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"the request body is larger than the limit of {limit:,} bytes")
 
 
-def parse_body(body: bytes) -> dict[str, Any]:
+def parse_body(body: bytes, what: str = "a JSON chat completion request") -> dict[str, Any]:
+    """The body as a JSON object; ``what`` names what the empty-body message asks for."""
     if not body.strip():
-        raise InvalidRequest(
-            "the request body is empty: send a JSON chat completion request", code="invalid_json"
-        )
+        raise InvalidRequest(f"the request body is empty: send {what}", code="invalid_json")
     try:
         data = loads(body)
     except ValueError:

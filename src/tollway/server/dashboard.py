@@ -9,16 +9,18 @@ Two routes:
   window). ``compare=a,b`` names the models of the counterfactual (default: the models that served
   traffic and those the routers are configured with).
 
-With an admin token configured both take it like the control plane does, as
-``Authorization: Bearer <admin token>`` or, for a browser, ``?token=<admin token>``; without one
-they are open.
+The page holds no data, so it is served to anyone; the data is guarded. With an admin token
+configured, ``data.json`` takes it like the control plane does, as ``Authorization: Bearer <admin
+token>``, and only so: never in the query string, which lands in access logs and proxies. A
+browser opens ``/dashboard#token=<admin token>``: the fragment never leaves the browser, and the
+page moves it into ``sessionStorage`` (and out of the address bar) and sends it as the bearer
+header. Without an admin token both are open.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import re
 import time
 from functools import cache
@@ -30,9 +32,9 @@ import anyio.to_thread
 
 from ..errors import InvalidRequest, RequestError
 from ..report import summarize
-from .answer import Answer, encode_headers, error_answer, json_answer
+from .answer import Answer, error_answer, json_answer
 from .asgi import Scope, header_map
-from .errors import MethodNotAllowed, Unauthorized
+from .errors import MethodNotAllowed, Unauthorized, clip
 
 if TYPE_CHECKING:
     from ..router import Router
@@ -59,7 +61,7 @@ def window_seconds(since: str) -> float | None:
     match = _WINDOW.fullmatch(since)
     if match is None:
         raise InvalidRequest(
-            f"since: expected one of {', '.join(WINDOWS)} (or e.g. 30m, 12h, 30d), got {since!r}",
+            f"since: expected one of {', '.join(WINDOWS)} (or e.g. 30m, 12h, 30d), got {clip(since, 40)}",
             param="since",
         )
     return int(match.group(1)) * _SECONDS[match.group(2)]
@@ -82,33 +84,29 @@ class Dashboard:
 
     async def __call__(self, method: str, path: str, scope: Scope) -> Answer:
         if method not in ("GET", "HEAD"):
-            return error_answer(MethodNotAllowed(f"{method} {path}: use GET"))
+            allow = ("GET", "HEAD")
+            return error_answer(
+                MethodNotAllowed(f"{clip(method, 20)} {path}: use GET", allow=allow), _NO_STORE
+            )
+        if path != DATA_PATH:
+            return page_answer()  # the page holds no data: it asks data.json, with the token
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-        page = path != DATA_PATH
         try:
-            self._check(header_map(scope), query)
-        except RequestError as exc:
-            return refused_page(exc) if page else error_answer(exc, _NO_STORE)
-        if page:
-            return page_answer()
-        try:
+            self._check(header_map(scope))
             body = await self.data(_one(query, "since") or DEFAULT_WINDOW, _one(query, "compare"))
         except RequestError as exc:
             return error_answer(exc, _NO_STORE)
         return json_answer(200, body, _NO_STORE)
 
-    def _check(self, headers: dict[str, str], query: dict[str, list[str]]) -> None:
-        """Open without an admin token; with one, the bearer header or ``?token=`` must hold it."""
+    def _check(self, headers: dict[str, str]) -> None:
+        """Open without an admin token; with one, the bearer header must hold it."""
         if not self.credentials.control_enabled:
             return
         authorization = headers.get("authorization")
-        token = _one(query, "token")
-        if not authorization and token:
-            authorization = f"Bearer {token}"
         if not authorization:
             raise Unauthorized(
-                "the dashboard takes the admin token: send `Authorization: Bearer <admin token>` "
-                "or open /dashboard?token=<admin token>"
+                "the dashboard takes the admin token: send `Authorization: Bearer <admin token>`, "
+                "or open /dashboard#token=<admin token> in a browser"
             )
         self.credentials.check_admin(authorization)
 
@@ -126,7 +124,8 @@ class Dashboard:
             models = [m.strip() for m in compare.split(",") if m.strip()]
             unknown = [m for m in models if m not in catalog]
             if unknown:
-                raise InvalidRequest(f"compare: unknown model(s) {', '.join(unknown)}", param="compare")
+                shown = ", ".join(clip(m, 60) for m in unknown[:5]) + (" …" if len(unknown) > 5 else "")
+                raise InvalidRequest(f"compare: unknown model(s) {shown}", param="compare")
         else:
             configured = {m for r in self.router.config.routers.values() for m in r.models()}
             served = {r.model for r in records if r.model}
@@ -174,18 +173,3 @@ def page_answer() -> Answer:
     body, csp = _page()
     headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-security-policy", csp)]
     return Answer(200, [*headers, *_NO_STORE_RAW, (b"x-content-type-options", b"nosniff")], body)
-
-
-def refused_page(exc: RequestError) -> Answer:
-    """A short HTML page for a browser that came without (or with a wrong) admin token."""
-    text = (
-        "<!doctype html><meta charset=utf-8><title>tollway dashboard</title>"
-        "<body style='font:15px system-ui,sans-serif;margin:3em;color:#1f2937'>"
-        f"<h1 style='font-size:20px'>tollway dashboard: {exc.status}</h1><p>{html.escape(exc.message)}</p>"
-        "<p>Open <code>/dashboard?token=&lt;admin token&gt;</code>, the token given to "
-        "<code>tollway serve --admin-token</code> (or <code>TOLLWAY_ADMIN_TOKEN</code>).</p>"
-    )
-    headers = [(b"content-type", b"text/html; charset=utf-8")]
-    return Answer(
-        exc.status, headers + encode_headers([*_NO_STORE, *exc.headers.items()]), text.encode("utf-8")
-    )

@@ -21,10 +21,28 @@ __all__ = [
     "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
+    "ServiceUnavailable",
     "Unauthorized",
+    "clip",
     "control_body",
     "internal_error",
 ]
+
+MAX_ECHO_CHARS = 100
+
+
+def clip(value: object, limit: int = MAX_ECHO_CHARS) -> str:
+    """``repr`` of a client-supplied value for an error message, cut to ``limit`` characters so
+    that an error body never echoes unbounded input."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > limit:
+        return repr(text[:limit]) + "…"
+    return repr(text)
+
+
+def clip_message(message: str, limit: int = 1000) -> str:
+    """A whole message built from client input (validation errors), cut to ``limit`` characters."""
+    return message if len(message) <= limit else message[:limit] + "…"
 
 
 class Unauthorized(RequestError):
@@ -48,8 +66,21 @@ class PayloadTooLarge(RequestError):
 
 
 class MethodNotAllowed(RequestError):
+    """405, with the ``Allow`` header HTTP asks for: ``MethodNotAllowed(message, allow=("GET",))``."""
+
     status = 405
     code = "method_not_allowed"
+
+    def __init__(self, message: str, *, allow: tuple[str, ...] = ()) -> None:
+        super().__init__(message, headers={"allow": ", ".join(allow)} if allow else None)
+
+
+class ServiceUnavailable(RequestError):
+    """A dependency (the router store) is unavailable for now: 503, worth retrying."""
+
+    status = 503
+    type = "server_error"
+    code = "service_unavailable"
 
 
 def internal_error() -> RequestError:
@@ -69,6 +100,8 @@ _CONTROL_IDS = {
     405: "method_not_allowed",
     409: "conflict",
     413: "request_too_large",
+    429: "too_many_requests",
+    503: "unavailable",
 }
 
 

@@ -22,15 +22,21 @@ class Metrics:
         self.rejected: defaultdict[Labels, int] = defaultdict(int)
 
     def observe(self, decision: Decision | None, status: int, seconds: float) -> None:
-        """One finished request (for a stream: when it ended)."""
-        if decision is None or decision.model is None:
-            self.rejected[(("status", str(status)),)] += 1
+        """One finished request (for a stream: when it ended). A request that failed after it was
+        routed (a budget 429, an upstream 502) keeps its router, route and model labels (``model``
+        is empty when no model was called); one refused before routing counts as rejected."""
+        if decision is None or not (decision.model or decision.candidates):
+            labels: Labels = (("status", str(status)),)
+            if decision is not None:
+                labels = (("router", decision.router), *labels)
+            self.rejected[labels] += 1
             return
         route = (("router", decision.router), ("route", decision.route))
-        self.requests[(*route, ("model", decision.model), ("status", str(status)))] += 1
+        model = decision.model or ""
+        self.requests[(*route, ("model", model), ("status", str(status)))] += 1
         self.seconds[route] += seconds
-        if decision.actual_cost is not None:
-            self.cost[(*route, ("model", decision.model))] += decision.actual_cost
+        if decision.actual_cost is not None and decision.model:
+            self.cost[(*route, ("model", model))] += decision.actual_cost
 
     def render(self) -> str:
         lines: list[str] = []
@@ -51,7 +57,7 @@ class Metrics:
             lines,
             "tollway_rejected_requests_total",
             "counter",
-            "Requests answered with an error before any model served them.",
+            "Requests answered with an error before they were routed.",
             self.rejected,
         )
         return "\n".join(lines) + "\n"

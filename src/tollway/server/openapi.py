@@ -13,8 +13,24 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+_WHY = {
+    400: "invalid request",
+    401: "missing or unknown credential",
+    403: "a credential of the wrong kind, or the control plane is disabled",
+    404: "unknown router, model or path",
+    405: "method not allowed (the `Allow` header lists those that are)",
+    409: "the router comes from the config file and is read-only",
+    413: "the body is over the size limit",
+    429: "a tenant's budget cap refused the call (`x-should-retry: false`)",
+    500: "tollway failed (details in the server log)",
+    502: "every upstream candidate failed",
+    503: "the router store is unavailable; retry",
+    504: "the upstream timed out",
+}
+
+
 def _errors(schema: dict[str, Any], *codes: int) -> dict[str, Any]:
-    return {str(code): _json(schema, "error") for code in codes}
+    return {str(code): _json(schema, _WHY.get(code, "error")) for code in codes}
 
 
 def _control(summary: str, ok: dict[str, Any], *, body: bool = False, uuid: bool = False) -> dict[str, Any]:
@@ -22,7 +38,10 @@ def _control(summary: str, ok: dict[str, Any], *, body: bool = False, uuid: bool
         "tags": ["control plane"],
         "summary": summary,
         "security": [{"adminToken": []}],
-        "responses": {"200": _json(ok, "ok"), **_errors(_CONTROL_ERROR, 400, 401, 403, 404)},
+        "responses": {
+            "200": _json(ok, "ok"),
+            **_errors(_CONTROL_ERROR, 400, 401, 403, 404, 405, 409, 413, 503),
+        },
     }
     if body:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ROUTER}}}
@@ -31,8 +50,10 @@ def _control(summary: str, ok: dict[str, Any], *, body: bool = False, uuid: bool
     return op
 
 
-def _probe(summary: str) -> dict[str, Any]:
-    return {"get": {"tags": ["operations"], "summary": summary, "responses": {"200": {"description": "ok"}}}}
+def _probe(summary: str, *errors: int) -> dict[str, Any]:
+    responses: dict[str, Any] = {"200": {"description": "ok"}, **_errors(_ERROR, 405)}
+    responses.update({str(code): {"description": _WHY.get(code, "error")} for code in errors})
+    return {"get": {"tags": ["operations"], "summary": summary, "responses": responses}}
 
 
 def openapi_document(version: str = "0.1.0") -> dict[str, Any]:
@@ -84,7 +105,7 @@ def openapi_document(version: str = "0.1.0") -> dict[str, Any]:
                                 "text/event-stream": {"schema": {"type": "string"}},
                             },
                         },
-                        **_errors(_ERROR, 400, 401, 403, 404, 413, 502, 504),
+                        **_errors(_ERROR, 400, 401, 403, 404, 405, 413, 429, 500, 502, 504),
                     },
                 }
             },
@@ -92,7 +113,7 @@ def openapi_document(version: str = "0.1.0") -> dict[str, Any]:
                 "get": {
                     "tags": ["data plane"],
                     "summary": "Routers (`router:<name>`) and catalog models",
-                    "responses": {"200": {"description": "an OpenAI model list"}},
+                    "responses": {"200": {"description": "an OpenAI model list"}, **_errors(_ERROR, 405)},
                 }
             },
             "/v2/gen-ai/models/routers": {
@@ -112,8 +133,48 @@ def openapi_document(version: str = "0.1.0") -> dict[str, Any]:
                 ),
             },
             "/healthz": _probe("Liveness"),
-            "/readyz": _probe("Readiness: routers loaded, store reachable"),
+            "/readyz": _probe("Readiness: routers loaded, store reachable", 503),
             "/metrics": _probe("Prometheus metrics"),
+            "/openapi.json": _probe("This document"),
+            "/dashboard": {
+                "get": {
+                    "tags": ["dashboard"],
+                    "summary": "The dashboard page (HTML, no data: open it as /dashboard#token=<admin "
+                    "token>; the page sends the token to data.json as a bearer header)",
+                    "responses": {
+                        "200": {
+                            "description": "the page",
+                            "content": {"text/html": {"schema": {"type": "string"}}},
+                        },
+                        **_errors(_ERROR, 405),
+                    },
+                }
+            },
+            "/dashboard/data.json": {
+                "get": {
+                    "tags": ["dashboard"],
+                    "summary": "What the dashboard draws: report.summarize() of the ledger of calls",
+                    "security": [{"adminToken": []}],
+                    "parameters": [
+                        {
+                            "name": "since",
+                            "in": "query",
+                            "schema": {"type": "string", "default": "24h"},
+                            "description": "1h, 24h, 7d, all, or <n>m / <n>h / <n>d",
+                        },
+                        {
+                            "name": "compare",
+                            "in": "query",
+                            "schema": {"type": "string"},
+                            "description": "models of the counterfactual, comma-separated",
+                        },
+                    ],
+                    "responses": {
+                        "200": _json({"type": "object"}, "the window and its summary"),
+                        **_errors(_ERROR, 400, 401, 403, 405),
+                    },
+                }
+            },
         },
         "components": {
             "securitySchemes": {

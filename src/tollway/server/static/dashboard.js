@@ -7,11 +7,48 @@
   var WINDOWS = ["1h", "24h", "7d", "all"];
   var REFRESH_MS = 30000;
   var SVG = "http://www.w3.org/2000/svg";
+  var TOKEN_KEY = "tollway.dashboard.token";
   var params = new URLSearchParams(location.search);
-  var token = params.get("token");
   var compare = params.get("compare");
+  // The admin token comes in the address's fragment (#token=...), which browsers never send to a
+  // server, so it cannot land in an access log; it is kept for this tab in sessionStorage, taken
+  // out of the address bar, and sent to data.json only as an Authorization header.
+  var token = takeToken();
   var state = { window: params.get("since") || "24h", places: 6, busy: false };
   var dataUrl = location.pathname.replace(/\/+$/, "") + "/data.json";
+
+  function takeToken() {
+    var fragment = new URLSearchParams(location.hash.replace(/^#/, ""));
+    var given = fragment.get("token");
+    if (given) {
+      try { sessionStorage.setItem(TOKEN_KEY, given); } catch (e) { /* storage off: keep it in memory */ }
+      fragment.delete("token");
+      var rest = fragment.toString();
+      history.replaceState(null, "", location.pathname + location.search + (rest ? "#" + rest : ""));
+      return given;
+    }
+    try { return sessionStorage.getItem(TOKEN_KEY); } catch (e) { return null; }
+  }
+
+  function useToken(value) {
+    token = value || null;
+    try {
+      if (token) sessionStorage.setItem(TOKEN_KEY, token); else sessionStorage.removeItem(TOKEN_KEY);
+    } catch (e) { /* storage off: keep it in memory */ }
+  }
+
+  function tokenForm() {
+    var input = el("input", { type: "password", id: "token-input", autocomplete: "off",
+      placeholder: "admin token", "aria-label": "Admin token" });
+    var form = el("form", { class: "token-form", id: "token-form" }, input,
+      el("button", { type: "submit" }, "Use token"));
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      useToken(input.value.trim());
+      load();
+    });
+    return form;
+  }
 
   // ---- formatting -------------------------------------------------------------------------
 
@@ -419,9 +456,14 @@
       .then(function (r) {
         if (!r.ok) {
           var msg = r.body && r.body.error ? r.body.error.message : "HTTP " + r.status;
-          showError(r.status === 401 || r.status === 403
-            ? [el("strong", null, "Not authorised. "), msg]
-            : [el("strong", null, "Could not load the data. "), msg]);
+          if (r.status === 401 || r.status === 403) {
+            if (token) useToken(null);  // a wrong token is not worth keeping
+            showError([el("strong", null, "Not authorised. "), msg, " ",
+              el("span", null, "Open /dashboard#token=<admin token>, or enter it here:"), tokenForm()]);
+            document.body.setAttribute("data-state", "unauthorized");
+          } else {
+            showError([el("strong", null, "Could not load the data. "), msg]);
+          }
           return;
         }
         document.getElementById("error").hidden = true;
@@ -437,7 +479,8 @@
       b.setAttribute("aria-pressed", String(b.getAttribute("data-window") === w));
     });
     params.set("since", w);
-    history.replaceState(null, "", location.pathname + "?" + params.toString());
+    params.delete("token");  // never put a token back into the address
+    history.replaceState(null, "", location.pathname + "?" + params.toString() + location.hash);
   }
 
   document.getElementById("windows").addEventListener("click", function (ev) {
@@ -447,7 +490,10 @@
     load();
   });
   document.getElementById("refresh").addEventListener("click", load);
-  setInterval(function () { if (!document.hidden) load(); }, REFRESH_MS);
+  setInterval(function () {
+    // Not while the page waits for a token: a reload would clear what is being typed.
+    if (!document.hidden && document.body.getAttribute("data-state") !== "unauthorized") load();
+  }, REFRESH_MS);
 
   if (WINDOWS.indexOf(state.window) < 0 && !/^[1-9][0-9]*[mhd]$/.test(state.window)) state.window = "24h";
   selectWindow(state.window);
