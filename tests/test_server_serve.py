@@ -76,3 +76,27 @@ def test_start_up_announces_the_dashboard_without_the_token(
         assert token not in out
     else:
         assert "dashboard on http://127.0.0.1:8123/dashboard " in out
+
+
+def test_several_workers_with_in_process_stores_are_warned_about() -> None:
+    from tollway.config import load_config
+    from tollway.serve import shared_state_warnings
+
+    root = Path(__file__).parent.parent
+    body = json.loads((root / "examples" / "tutorial-router.json").read_text())
+    capped = load_config({**body, "tenants": {"acme": {"budget": {"day": "1"}}}})
+    warnings = shared_state_warnings(capped, workers=2)
+    assert any("every cap is multiplied" in w for w in warnings)
+    assert shared_state_warnings(capped, workers=1) == []
+    shared = load_config(
+        {
+            **body,
+            "tenants": {"acme": {"budget": {"day": "1"}}},
+            "settings": {
+                "budget_store": "redis://127.0.0.1:6379/0",
+                "affinity_store": "redis://127.0.0.1:6379/0",
+                "records_store": "sqlite:///calls.db",
+            },
+        }
+    )
+    assert shared_state_warnings(shared, workers=4) == []

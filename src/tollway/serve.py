@@ -150,6 +150,27 @@ def announce(config: TollwayConfig, options: ServeOptions, args: argparse.Namesp
     else:
         print(f"tollway: control plane off (set {TOKEN_ENV} to enable it)")
         print(f"tollway: dashboard on {base}/dashboard (open: no admin token is set)")
+    for warning in shared_state_warnings(config, args.workers):
+        print(f"tollway: warning: {warning}")
+
+
+def shared_state_warnings(config: TollwayConfig, workers: int) -> list[str]:
+    """What goes wrong with several workers and in-process stores: each worker would keep its own
+    budgets (so caps multiply), pins and call records."""
+    if workers < 2:
+        return []
+    settings = config.extra.get("settings") or {}
+    what = {
+        "budget_store": "budgets are per worker, so every cap is multiplied by the worker count",
+        "affinity_store": "session pins are per worker",
+        "records_store": "call records (report, dashboard) are per worker",
+    }
+    return [
+        f"{key} is memory:// with {workers} workers: {why}; use sqlite:///… or redis://…"
+        for key, why in what.items()
+        if str(settings.get(key, "memory://")).startswith("memory:")
+        and (key != "budget_store" or config.extra.get("tenants"))
+    ]
 
 
 def read_config(options: ServeOptions) -> TollwayConfig:
