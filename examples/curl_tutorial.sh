@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The tutorial's curl calls against `tollway serve`.
 #
-#   tollway serve --simulate --admin-token "$ADMIN_TOKEN"      # in another terminal
-#   ADMIN_TOKEN=... ./examples/curl_tutorial.sh
+#   export TOLLWAY_ADMIN_TOKEN=...
+#   tollway serve --simulate              # in another terminal, with the same environment
+#   ./examples/curl_tutorial.sh
 #
 # TOLLWAY_URL (default http://127.0.0.1:8000); MODEL_ACCESS_KEY is any key when no tenants are
 # configured (spend is booked to tenant "default").
 set -euo pipefail
 URL="${TOLLWAY_URL:-http://127.0.0.1:8000}"
 KEY="${MODEL_ACCESS_KEY:-sk-any}"
-: "${ADMIN_TOKEN:?set ADMIN_TOKEN to the server's --admin-token}"
+ADMIN_TOKEN="${TOLLWAY_ADMIN_TOKEN:?set TOLLWAY_ADMIN_TOKEN to the token the server was started with}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 
 echo "## create the router (control plane, admin token)"
