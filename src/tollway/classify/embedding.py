@@ -341,13 +341,14 @@ class EmbeddingClassifier:
             for g, bonus in bonuses(last, c.type_groups, self.settings.signal_weight).items():
                 gs[g] += bonus
         n = len(c.tasks)
-        best = np.full(n + 1, -1.0, dtype=np.float32)
+        # Plain floats from here: a per-group loop over numpy scalars costs more than the maths.
+        best = [-1.0] * (n + 1)
         via = [""] * (n + 1)
-        for g, target in enumerate(c.group_target):
-            if gs[g] > best[target]:
-                best[target] = gs[g]
+        for g, (score, target) in enumerate(zip(gs.tolist(), c.group_target.tolist(), strict=True)):
+            if score > best[target]:
+                best[target] = score
                 via[target] = c.group_names[g]
-        desc = c.descriptions @ v + self.settings.description_bonus
+        desc = (c.descriptions @ v + self.settings.description_bonus).tolist()
         for i in range(n):
             if desc[i] > best[i]:
                 best[i] = desc[i]
@@ -355,7 +356,7 @@ class EmbeddingClassifier:
         names = [*c.tasks, FALLBACK]
         return (
             c,
-            {names[i]: round(float(best[i]), 4) for i in range(n + 1)},
+            {names[i]: round(best[i], 4) for i in range(n + 1)},
             {names[i]: via[i] for i in range(n + 1)},
         )
 
