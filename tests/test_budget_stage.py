@@ -200,3 +200,11 @@ async def test_tenants_without_window_caps_never_touch_the_ledger():
         await router.chat(QA, tenant="nobody")
         assert await ledger.spend("acme", "day") == (0, 0)
         assert await ledger.spend("nobody", "day") == (0, 0)
+
+
+async def test_the_lease_comes_from_settings():
+    config = load_config({**TUTORIAL, "settings": {"budget_lease_s": 3600}})
+    async with Router(config, classifier=RULES, simulate=True) as router:
+        assert router.pipeline["budget"].lease_s == 3600
+    async with Router(load_config(TUTORIAL), classifier=RULES, simulate=True) as router:
+        assert router.pipeline["budget"].lease_s == 900

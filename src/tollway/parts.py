@@ -27,5 +27,8 @@ class Parts:
     affinity: AffinityStore
     records: RecordStore
     affinity_ttl: float = 300.0
+    # How long a reservation holds budget before a crashed process's hold is reclaimed: longer
+    # than the slowest call you allow, streams included.
+    lease_s: float = 900.0
     timeout: float = 120.0
     first_chunk_timeout: float = 30.0

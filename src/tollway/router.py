@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Any
 
 from .affinity import DEFAULT_TTL, AffinityStore, open_store
-from .budget import Ledger, load_ledger
+from .budget import DEFAULT_LEASE_S, Ledger, load_ledger
 from .catalog import Catalog
 from .classify.base import Classifier
 from .config import RouterConfig, TollwayConfig, load_config
@@ -68,6 +68,7 @@ class Router:
             affinity=affinity,
             records=records,
             affinity_ttl=float(settings.get("affinity_ttl", DEFAULT_TTL)),
+            lease_s=float(settings.get("budget_lease_s", DEFAULT_LEASE_S)),
             timeout=timeout,
             first_chunk_timeout=first_chunk_timeout,
         )

@@ -45,7 +45,10 @@ def default_pipeline(parts: Parts) -> Pipeline:
             ("select", select),
             ("estimate", estimate),
             ("affinity_cache", AffinityCache(parts.catalog)),
-            ("budget", Budget(parts.catalog, parts.ledger, parts.tenants, select, estimate)),
+            (
+                "budget",
+                Budget(parts.catalog, parts.ledger, parts.tenants, select, estimate, lease_s=parts.lease_s),
+            ),
             ("dispatch", Dispatch(parts)),
         ]
     )
