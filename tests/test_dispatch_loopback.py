@@ -77,3 +77,15 @@ async def test_the_api_key_comes_from_the_environment_and_never_appears_in_error
     monkeypatch.setenv("SIM_KEY", "sk-live-secret")
     async with Router(config, classifier=RULES) as router:
         assert (await router.chat(QA)).content
+
+
+async def test_a_missing_key_is_named_before_any_request_is_sent(sim_server, monkeypatch):
+    base_url, provider = sim_server
+    config = load_config(
+        {**TUTORIAL, "upstreams": {"digitalocean": {"base_url": base_url, "api_key_env": "SIM_KEY"}}}
+    )
+    monkeypatch.delenv("SIM_KEY", raising=False)
+    async with Router(config, classifier=RULES) as router:
+        with pytest.raises(UpstreamError, match=r"\$SIM_KEY is not set"):
+            await router.chat(QA)
+    assert sum(provider.calls.values()) == 0

@@ -46,7 +46,7 @@ def chunk(content=None, finish=None, usage=None):
 
 def router_with(handler):
     config = load_config(TUTORIAL)
-    upstream = HttpUpstream(config.catalog, transport=httpx.MockTransport(handler))
+    upstream = HttpUpstream(config.catalog, transport=httpx.MockTransport(handler), require_keys=False)
     return Router(config, classifier=RULES, upstream=upstream)
 
 

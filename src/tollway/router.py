@@ -119,7 +119,7 @@ class Router:
             # Realistic prompt counts: the o200k tokenizer, as most of the catalog uses.
             simulate = SimulatedProvider(catalog, count_tokens=lambda m: count_messages(m, "openai-gpt-5"))
         self.simulator = simulate
-        return HttpUpstream(catalog, transport=SimulatedTransport(simulate))
+        return HttpUpstream(catalog, transport=SimulatedTransport(simulate), require_keys=False)
 
     async def __aenter__(self) -> Router:
         return self

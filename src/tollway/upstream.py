@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import httpx
 
 from .catalog import Catalog, ModelSpec
+from .catalog import Upstream as UpstreamSpec
 from .errors import UpstreamError
 
 # Failures worth trying another model for: the provider is down, slow or rate-limited.
@@ -51,8 +52,10 @@ class HttpUpstream:
         timeout: httpx.Timeout | None = None,
         limits: httpx.Limits | None = None,
         env: Mapping[str, str] = os.environ,
+        require_keys: bool = True,
     ) -> None:
         self.catalog = catalog
+        self.require_keys = require_keys  # False for the simulator, which needs no keys
         self._client = httpx.AsyncClient(
             transport=transport,
             timeout=timeout or httpx.Timeout(120.0, connect=5.0),
@@ -65,10 +68,7 @@ class HttpUpstream:
 
     def _request(self, model: ModelSpec, body: dict[str, Any]) -> httpx.Request:
         upstream = self.catalog.upstream(model.upstream)
-        headers = {"content-type": "application/json"}
-        key = self._env.get(upstream.api_key_env) if upstream.api_key_env else None
-        if key:
-            headers["authorization"] = f"Bearer {key}"
+        headers = request_headers(model, upstream, self._env, require_key=self.require_keys)
         url = upstream.base_url.rstrip("/") + "/chat/completions"
         return self._client.build_request("POST", url, content=json.dumps(body), headers=headers)
 
@@ -122,6 +122,28 @@ async def _events(model: str, response: httpx.Response) -> AsyncIterator[dict[st
         raise invalid_event_error(model) from exc
     finally:
         await response.aclose()
+
+
+def request_headers(
+    model: ModelSpec, upstream: UpstreamSpec, env: Mapping[str, str], *, require_key: bool = True
+) -> dict[str, str]:
+    """JSON, and the upstream's key from its environment variable, read at call time.
+
+    An upstream that names a key variable which is not set fails before any request is sent,
+    saying which variable: a clearer answer than the provider's 401 (and no wasted call)."""
+    headers = {"content-type": "application/json"}
+    if upstream.api_key_env:
+        key = env.get(upstream.api_key_env)
+        if not key and require_key:
+            raise UpstreamError(
+                f"model {model.slug!r}: ${upstream.api_key_env} is not set (the API key of its upstream)",
+                model=model.slug,
+                retryable=True,
+                code="upstream_key_missing",
+            )
+        if key:
+            headers["authorization"] = f"Bearer {key}"
+    return headers
 
 
 def transport_error(model: str, exc: httpx.HTTPError) -> UpstreamError:

@@ -25,6 +25,7 @@ from .errors import UpstreamError
 from .upstream import (
     invalid_event_error,
     invalid_json_error,
+    request_headers,
     status_error,
     timeout_error,
     unreachable_error,
@@ -96,11 +97,7 @@ class AiohttpUpstream:
         url = self._urls.get(upstream.base_url)
         if url is None:
             url = self._urls[upstream.base_url] = URL(upstream.base_url.rstrip("/") + "/chat/completions")
-        headers = {"content-type": "application/json"}
-        key = self._env.get(upstream.api_key_env) if upstream.api_key_env else None
-        if key:
-            headers["authorization"] = f"Bearer {key}"
-        return url, headers
+        return url, request_headers(model, upstream, self._env)
 
     async def _post(self, model: ModelSpec, body: dict[str, Any]) -> aiohttp.ClientResponse:
         """Send the request and read the status line and headers; a non-200 raises."""
