@@ -196,12 +196,13 @@ def since_ts(text: str) -> float:
     """``30m``/``24h``/``7d`` ago as UNIX seconds; ``all`` is the beginning of time."""
     import time
 
-    if text == "all":
-        return 0.0
-    units = {"m": 60, "h": 3600, "d": 86400}
-    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
-        raise ConfigError(f"--since: expected e.g. 30m, 24h, 7d or all, got {text!r}")
-    return time.time() - int(text[:-1]) * units[text[-1]]
+    from .report import window_seconds
+
+    try:
+        seconds = window_seconds(text)
+    except ValueError as exc:
+        raise ConfigError(f"--since: {exc}") from None
+    return 0.0 if seconds is None else time.time() - seconds
 
 
 def _eval(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@ dashboard."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
@@ -13,6 +14,19 @@ from .cost import request_cost
 from .decision import Usage
 from .money import ZERO, format_percent, format_usd, from_units
 from .records import CallRecord
+
+_WINDOW = re.compile(r"([1-9][0-9]{0,4})([mhd])")
+_SECONDS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def window_seconds(since: str) -> float | None:
+    """``30m``/``1h``/``24h``/``7d`` as seconds; ``all`` is None. Raises ValueError otherwise."""
+    if since == "all":
+        return None
+    match = _WINDOW.fullmatch(since)
+    if match is None:
+        raise ValueError(f"expected e.g. 30m, 24h, 7d or all, got {since[:40]!r}")
+    return int(match.group(1)) * _SECONDS[match.group(2)]
 
 
 def summarize(

@@ -26,9 +26,7 @@ class Completion:
 
     @property
     def content(self) -> str | None:
-        choices = self.body.get("choices") or [{}]
-        content = (choices[0].get("message") or {}).get("content")
-        return content if isinstance(content, str) else None
+        return message_content(self.body)
 
     @property
     def usage(self) -> Usage:
@@ -41,6 +39,13 @@ class Completion:
 
     def to_openai(self) -> ChatCompletion:
         return ChatCompletion.model_validate(self.body)
+
+
+def message_content(body: dict[str, Any]) -> str | None:
+    """The first choice's message content of a chat completion body, if it is text."""
+    choices = body.get("choices") or [{}]
+    content = (choices[0].get("message") or {}).get("content")
+    return content if isinstance(content, str) else None
 
 
 class CompletionStream:

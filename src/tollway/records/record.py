@@ -6,6 +6,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ..affinity.cache import cache_savings
 from ..catalog import Catalog
 from ..money import to_units
 from ..pipeline import Call
@@ -47,11 +48,8 @@ def record_of(call: Call, catalog: Catalog, status: str, latency_ms: float) -> C
     d = call.decision
     usage = d.usage
     savings = 0
-    if usage is not None and usage.cached_tokens and d.model is not None and d.model in catalog:
-        model = catalog.get(d.model)
-        savings = to_units(
-            model.input_cost(usage.cached_tokens) - model.input_cost(usage.cached_tokens, usage.cached_tokens)
-        )
+    if usage is not None and d.model is not None and d.model in catalog:
+        savings = to_units(cache_savings(catalog.get(d.model), usage))
     return CallRecord(
         request_id=call.request_id,
         ts=time.time(),

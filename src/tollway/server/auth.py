@@ -11,17 +11,12 @@ Each credential is refused on the other plane with a 403 that names the one expe
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Mapping
 from typing import Any
 
-from ..tenancy import DEFAULT_TENANT, Tenants
+from ..tenancy import DEFAULT_TENANT, Tenants, hash_key
 from .errors import Forbidden, Unauthorized
-
-
-def digest(key: str) -> bytes:
-    return hashlib.sha256(key.encode("utf-8")).digest()
 
 
 def bearer(authorization: str | None) -> str | None:
@@ -40,7 +35,7 @@ class Credentials:
     def __init__(
         self, *, admin_token: str | None = None, tenants: Tenants | Mapping[str, Any] | None = None
     ) -> None:
-        self._admin = digest(admin_token) if admin_token else None
+        self._admin = hash_key(admin_token) if admin_token else None
         self._tenants = tenants if isinstance(tenants, Tenants) else Tenants.from_config(tenants)
 
     @property
@@ -56,7 +51,7 @@ class Credentials:
     def tenants(self) -> set[str]:
         return {t.name for t in self._tenants if t.api_keys}
 
-    def _is_admin(self, key_digest: bytes) -> bool:
+    def _is_admin(self, key_digest: str) -> bool:
         return self._admin is not None and hmac.compare_digest(key_digest, self._admin)
 
     def _tenant_of(self, token: str) -> str | None:
@@ -66,7 +61,7 @@ class Credentials:
     def tenant(self, authorization: str | None) -> str:
         """The tenant an inference request is booked to; raises 401/403 for a bad credential."""
         token = bearer(authorization)
-        if token is not None and self._is_admin(digest(token)):
+        if token is not None and self._is_admin(hash_key(token)):
             raise Forbidden(
                 "this is the admin token, which only works on the control plane (/v2/gen-ai/...); "
                 "inference takes a tenant API key"
@@ -91,7 +86,7 @@ class Credentials:
         token = bearer(authorization)
         if token is None:
             raise Unauthorized("missing admin token: send `Authorization: Bearer <admin token>`")
-        key_digest = digest(token)
+        key_digest = hash_key(token)
         if self._is_admin(key_digest):
             return
         if self._tenant_of(token) is not None:

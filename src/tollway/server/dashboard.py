@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import time
 from functools import cache
 from importlib import resources
@@ -32,6 +31,7 @@ import anyio.to_thread
 
 from ..errors import InvalidRequest, RequestError
 from ..report import summarize
+from ..report import window_seconds as parse_window
 from .answer import Answer, error_answer, json_answer
 from .asgi import Scope, header_map
 from .errors import MethodNotAllowed, Unauthorized, clip
@@ -46,8 +46,6 @@ PATHS = frozenset({PAGE_PATH, f"{PAGE_PATH}/", DATA_PATH})
 WINDOWS = ("1h", "24h", "7d", "all")
 DEFAULT_WINDOW = "24h"
 MATCH_RATE_TARGET = 0.9  # the managed router's rule of thumb: below it, descriptions are vague or overlap
-_SECONDS = {"m": 60, "h": 3600, "d": 86400}
-_WINDOW = re.compile(r"([1-9][0-9]{0,4})([mhd])")
 # Bucket sizes for the timeline, smallest first; the first that gives at most 60 bars is used.
 _BUCKETS = (60, 300, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 604800)
 _NO_STORE = [("cache-control", "no-store"), ("referrer-policy", "no-referrer")]
@@ -56,15 +54,13 @@ _NO_STORE_RAW = [(k.encode(), v.encode()) for k, v in _NO_STORE]
 
 def window_seconds(since: str) -> float | None:
     """``30m``/``1h``/``24h``/``7d`` as seconds; ``all`` is None. Raises 400 for anything else."""
-    if since == "all":
-        return None
-    match = _WINDOW.fullmatch(since)
-    if match is None:
+    try:
+        return parse_window(since)
+    except ValueError:
         raise InvalidRequest(
             f"since: expected one of {', '.join(WINDOWS)} (or e.g. 30m, 12h, 30d), got {clip(since, 40)}",
             param="since",
-        )
-    return int(match.group(1)) * _SECONDS[match.group(2)]
+        ) from None
 
 
 def bucket_for(span_s: float) -> int:

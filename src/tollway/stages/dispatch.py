@@ -13,6 +13,7 @@ from ..decision import Attempt, Decision
 from ..errors import AllCandidatesFailed, UpstreamError
 from ..parts import Parts
 from ..pipeline import Call, ChatRequest, Next, Reply
+from ..result import message_content
 from ..streams import aclose
 from .relay import relay
 from .settle import settle, settle_unreported
@@ -71,7 +72,7 @@ class Dispatch:
         if data.get("usage"):
             settle(call.decision, model, data["usage"], self.stats)
         else:
-            settle_unreported(call, model, _content(data), self.stats)
+            settle_unreported(call, model, message_content(data) or "", self.stats)
         return Reply(decision=call.decision, body=data)
 
     async def _open_stream(self, call: Call, model: ModelSpec, body: dict[str, Any], started: float) -> Reply:
@@ -149,12 +150,6 @@ def timed_out(model: str, seconds: float) -> UpstreamError:
 async def _close(events: AsyncIterator[dict[str, Any]] | None) -> None:
     with anyio.CancelScope(shield=True):
         await aclose(events)
-
-
-def _content(data: dict[str, Any]) -> str:
-    choices = data.get("choices") or [{}]
-    content = (choices[0].get("message") or {}).get("content")
-    return content if isinstance(content, str) else ""
 
 
 def _ms(started: float) -> float:
