@@ -10,6 +10,7 @@ from openai.types.chat import ChatCompletion
 
 from .decision import Decision, Usage
 from .headers import decision_headers
+from .streams import aclose
 
 
 @dataclass
@@ -62,9 +63,7 @@ class CompletionStream:
         return self._chunks
 
     async def aclose(self) -> None:
-        aclose = getattr(self._chunks, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await aclose(self._chunks)
 
     async def text(self) -> str:
         """Read the whole stream and return the content it carried."""

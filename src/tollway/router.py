@@ -20,6 +20,7 @@ from .records import RecordStore, open_records
 from .result import Completion, CompletionStream
 from .stages import default_pipeline
 from .stats import OutputStats
+from .streams import aclose
 from .tenancy import Tenants
 from .tokens import count_messages
 from .upstream import HttpUpstream, Upstream
@@ -133,9 +134,7 @@ class Router:
         await self.upstream.aclose()
         await self.ledger.aclose()
         await self.parts.records.aclose()
-        aclose = getattr(self.parts.affinity, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await aclose(self.parts.affinity)  # stores without connections have no aclose
 
     def router_config(self, name: str | None) -> RouterConfig:
         if name is None:
