@@ -63,8 +63,37 @@ def test_dev_accuracy_floor(clf: EmbeddingClassifier, mission: RouterConfig) -> 
 def test_second_router_accuracy_floor(clf: EmbeddingClassifier) -> None:
     router = next(iter(load_config(POLY).routers.values()))
     rows = [json.loads(line) for line in POLY_ROWS.read_text("utf-8").splitlines() if line]
-    # measured 90.4%
+    # measured 94.5%
     assert accuracy(clf, router, rows) >= 0.85
+
+
+@pytest.mark.parametrize(("name", "floor"), [("eng-desk", 0.74), ("shop-desk", 0.66)])
+def test_routers_whose_tasks_no_library_type_covers(
+    clf: EmbeddingClassifier, name: str, floor: float
+) -> None:
+    """Review / postmortem / regex / release notes and returns / product advice / copy: most of
+    these tasks claim no library type. Measured 78.7% and 70.1% (plain cosine at its best
+    threshold on the same rows: 71.7% and 68.5%); before descriptions were moved toward prompts
+    and near types were neutral, 50.4% and 48.0%."""
+    router = next(iter(load_config(POLY.with_name(f"{name}.yaml")).routers.values()))
+    rows = [json.loads(line) for line in POLY.with_name(f"{name}.jsonl").read_text("utf-8").splitlines()]
+    assert accuracy(clf, router, rows) >= floor
+
+
+def test_a_task_without_library_types_is_matched_by_its_description(clf: EmbeddingClassifier) -> None:
+    router = next(iter(load_config(POLY.with_name("eng-desk.yaml")).routers.values()))
+    compiled = clf.compiled(router)
+    assert compiled.claims["regex-shell"] == ()
+    bonus = dict(zip(compiled.tasks, compiled.description_bonus.tolist(), strict=True))
+    assert bonus["regex-shell"] == pytest.approx(clf.settings.uncovered_bonus)
+    assert bonus["code-review"] == pytest.approx(clf.settings.description_bonus)
+    # near the tasks' subjects: no evidence for the fallback
+    assert "tech-howto" in compiled.neutral_types and "tech-howto" not in compiled.fallback_types
+    assert "chit-chat" in compiled.fallback_types
+    assert "neither (near a task, claimed by none): " in clf.explain_router(router)
+    prompt = "sed one-liner to swap the first two columns of a csv"
+    match = clf.decide(router, [{"role": "user", "content": prompt}])
+    assert match.task == "regex-shell", match.explanation
 
 
 def test_descriptions_claim_library_types(clf: EmbeddingClassifier, mission: RouterConfig) -> None:

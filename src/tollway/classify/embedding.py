@@ -6,8 +6,9 @@ to do, prompts *are* requests. So a router is compiled once (per distinct set of
 1. each task description is compared with the descriptions of the library's task types
    (description to description: an easy match) and claims the types close to it;
 2. the claimed types' exemplar prompts become that task's neighbours, together with the task's
-   own ``examples`` and its description; the types no task claims become the fallback's
-   neighbours (explicit negatives);
+   own ``examples`` and its description (moved toward where prompts lie, and with a bonus when
+   the task claims no type); the types no task claims become the fallback's neighbours
+   (explicit negatives), except those near some task's subject, which count for neither;
 3. a prompt is embedded once (the whole conversation: latest user turn, first user turn and system
    prompt, weighted) and scored against every group of neighbours (mean of the top-k cosines);
    the best task wins unless a fallback group scores higher or the score is under the threshold.
@@ -28,7 +29,7 @@ from numpy.typing import NDArray
 
 from ..config import RouterConfig
 from .base import Match, Messages
-from .embedders import Embedder, Vectors, default_embedder
+from .embedders import Embedder, Vectors, default_embedder, normalise_rows
 from .exemplars import Library, default_library
 from .features import bonuses
 from .vectors import shipped_vectors
@@ -38,8 +39,9 @@ FALLBACK = "fallback"
 
 @dataclass(frozen=True)
 class Settings:
-    """Knobs of the embedded classifier. Defaults were chosen on half of the dev set and checked
-    on the other half, on held-out sources and on a second router (see docs/classifier.md)."""
+    """Knobs of the embedded classifier. Defaults were chosen on the dev set and three routers of
+    our own, and checked on held-out sources and on routers nobody tuned against (see
+    docs/classifier.md)."""
 
     k: int = 3
     """Neighbours averaged per group."""
@@ -50,7 +52,16 @@ class Settings:
     claim_relative: float = 2.0
     """...and stands out from the other types (see ``EmbeddingClassifier.affinities``)."""
     description_bonus: float = 0.0
-    """Added to the plain prompt-to-description cosine (it runs lower than prompt-to-prompt)."""
+    """Added to the prompt-to-description cosine of a task that claims library types."""
+    uncovered_bonus: float = 0.15
+    """Added instead for a task that claims no library type: its description is all it has, and
+    a prompt-to-description cosine runs lower than the prompt-to-prompt ones it competes with."""
+    gap_shift: float = 1.0
+    """Task descriptions are moved this far along the library's description-to-prompt offset
+    (mean exemplar minus mean type description) before prompts are compared with them."""
+    neutral_floor: float = 0.40
+    """An unclaimed library type at least this close to some task's description is left out of
+    the fallback's neighbours: near a task's subject, its prompts are no evidence against it."""
     last_weight: float = 1.0
     first_weight: float = 0.5
     system_weight: float = 0.35
@@ -85,7 +96,11 @@ class CompiledRouter:
     threshold: float
     k: int
     descriptions: Vectors
-    """(tasks, dim) embeddings of the task descriptions."""
+    """(tasks, dim) the task descriptions, shifted toward prompts (``Settings.gap_shift``)."""
+    description_bonus: NDArray[np.float32]
+    """(tasks,) added to each task's description cosine."""
+    neutral_types: tuple[str, ...]
+    """Unclaimed types close to a task: neither a task's neighbours nor the fallback's."""
     type_groups: Mapping[str, int]
     """Library type name -> its group index."""
 
@@ -229,6 +244,15 @@ class EmbeddingClassifier:
             at += n
         return np.stack(out).astype(np.float32)
 
+    def _shifted(self, descriptions: Vectors) -> Vectors:
+        """Descriptions moved toward where prompts lie: along the offset between the library's
+        exemplar prompts and its type descriptions (the same offset for every router)."""
+        if not self.settings.gap_shift:
+            return descriptions
+        ex_vecs, type_descs = self._library_embeddings()
+        gap = ex_vecs.mean(axis=0) - np.concatenate(type_descs).mean(axis=0)
+        return normalise_rows(descriptions + self.settings.gap_shift * gap)
+
     def compile(self, router: RouterConfig) -> CompiledRouter:
         s = self.settings
         lib = self.library
@@ -246,16 +270,20 @@ class EmbeddingClassifier:
             if a >= s.claim_floor and a >= best_of_task[i] - s.claim_window and rel[i, j] >= s.claim_relative:
                 owner[j] = i
 
+        neutral = (owner == n_tasks) & (aff.max(axis=0) >= s.neutral_floor)
+
         rows: list[Vectors] = []
         groups: list[tuple[str, int, int]] = []  # name, target, size
         at = 0
         for j, t in enumerate(lib.types):
             n = len(t.examples)
-            if n:
+            if n and not neutral[j]:
                 rows.append(ex_vecs[at : at + n])
                 groups.append((f"type:{t.name}", int(owner[j]), n))
             at += n
-        task_desc = self.embedder.embed([p.custom_task.description for p in router.policies])
+        task_desc = self._shifted(self.embedder.embed([p.custom_task.description for p in router.policies]))
+        covered = np.isin(np.arange(n_tasks), owner)
+        bonus = np.where(covered, s.description_bonus, s.uncovered_bonus).astype(np.float32)
         for i, policy in enumerate(router.policies):
             examples = list(policy.custom_task.examples)
             if examples:
@@ -290,10 +318,14 @@ class EmbeddingClassifier:
             group_names=tuple(g[0] for g in groups),
             group_target=np.array([g[1] for g in groups], dtype=np.intp),
             claims=claims,
-            fallback_types=tuple(lib.types[j].name for j in range(len(lib.types)) if owner[j] == n_tasks),
+            fallback_types=tuple(
+                lib.types[j].name for j in range(len(lib.types)) if owner[j] == n_tasks and not neutral[j]
+            ),
             threshold=float(threshold),
             k=s.k,
             descriptions=task_desc,
+            description_bonus=bonus,
+            neutral_types=tuple(lib.types[j].name for j in range(len(lib.types)) if neutral[j]),
             type_groups={name[5:]: g for g, (name, _, _) in enumerate(groups) if name.startswith("type:")},
         )
 
@@ -348,7 +380,7 @@ class EmbeddingClassifier:
             if score > best[target]:
                 best[target] = score
                 via[target] = c.group_names[g]
-        desc = (c.descriptions @ v + self.settings.description_bonus).tolist()
+        desc = (c.descriptions @ v + c.description_bonus).tolist()
         for i in range(n):
             if desc[i] > best[i]:
                 best[i] = desc[i]
@@ -420,8 +452,10 @@ class EmbeddingClassifier:
         lines = []
         for task in c.tasks:
             claimed = ", ".join(f"{cl.type} ({cl.affinity:.2f})" for cl in c.claims[task])
-            lines.append(f"{task}: {claimed or '(no library type; description and examples only)'}")
+            lines.append(f"{task}: {claimed or '(no library type; its description and examples)'}")
         lines.append(f"fallback: {', '.join(c.fallback_types) or '(none)'}")
+        if c.neutral_types:
+            lines.append(f"neither (near a task, claimed by none): {', '.join(c.neutral_types)}")
         return "\n".join(lines)
 
 
