@@ -1,9 +1,12 @@
 """Benchmark the embedded classifier alone against plain cosine, in the same run.
 
     .venv/bin/python benchmarks/bench_classifier.py [--data ../shared/eval/routing-dev.jsonl]
-        [--config ROUTER_FILE] [--json]
+        [--config ROUTER_FILE] [--json] [--holdout]
+    .venv/bin/python benchmarks/bench_classifier.py --routers examples/routers [--json]
 
-For each classifier: accuracy, decisions per second, decision latency p50 / p99 (one request at a
+``--routers DIR`` scores every router file in DIR that has a ``.jsonl`` of labelled prompts
+beside it (accuracy only: the generalisation table). Otherwise, for each classifier: accuracy,
+decisions per second, decision latency p50 / p99 (one request at a
 time, the way the pipeline calls it), and the process's resident memory after it is loaded.
 The baseline embeds the prompt with the same encoder and picks the task description with the
 highest cosine, with the fallback below the threshold that is best on this very data (an
@@ -116,22 +119,17 @@ def main() -> int:
         help="also score each data source with its exemplars removed from the library "
         "(leave-one-source-out: how the library does on sources it has never seen)",
     )
+    ap.add_argument("--routers", default=None, help="score every ROUTER.yaml + ROUTER.jsonl in this folder")
     args = ap.parse_args()
+    if args.routers:
+        return routers_table(Path(args.routers), args.json)
     cfg = load_config(args.config or TUTORIAL)
     router = next(iter(cfg.routers.values()))
     rows = load_rows(args.data)
     before = rss_mb()
 
     base = PlainCosine()
-    # best threshold for the baseline, chosen on the data itself (optimistic)
-    sims = [base.raw(router, r["messages"]) for r in rows]
-    best = (0.0, -1.0)
-    for th in np.arange(0.0, 0.8, 0.01):
-        ok = sum(
-            ((router.task_names[int(s.argmax())] if s.max() >= th else "fallback") == r["route"])
-            for s, r in zip(sims, rows, strict=True)
-        )
-        best = max(best, (ok / len(rows), float(th)))
+    best = best_cosine(router, rows)  # threshold chosen on the data itself (optimistic)
     base.threshold = best[1]
     results = [run(f"plain-cosine (threshold {best[1]:.2f})", base, router, rows)]
     results.append(run("tollway embedded (library + signals)", default_classifier(), router, rows))
@@ -163,6 +161,52 @@ def main() -> int:
         for source, acc in holdout.items():
             print(f"held-out source {source:<58}{acc:>7.1%}")
     return 0
+
+
+def routers_table(folder: Path, as_json: bool) -> int:
+    """Accuracy of the embedded classifier and of the plain-cosine baseline (its threshold chosen
+    on each router's own rows: optimistic) on every labelled router in ``folder``."""
+    out = []
+    for config in sorted(folder.glob("*.yaml")):
+        data = config.with_suffix(".jsonl")
+        if not data.exists():
+            continue
+        router = next(iter(load_config(config).routers.values()))
+        rows = load_rows(data)
+        matches = default_classifier().decide_many(router, [r["messages"] for r in rows])
+        ok = sum((m.task or "fallback") == r["route"] for m, r in zip(matches, rows, strict=True))
+        base_acc, threshold = best_cosine(router, rows)
+        out.append(
+            {
+                "router": router.name,
+                "rows": len(rows),
+                "accuracy": round(ok / len(rows), 4),
+                "plain_cosine": round(base_acc, 4),
+                "plain_cosine_threshold": round(threshold, 2),
+            }
+        )
+    if as_json:
+        print(json.dumps(out))
+        return 0
+    print(f"{'router':<16}{'rows':>6}{'tollway':>10}{'plain cosine (best threshold)':>32}")
+    for r in out:
+        base = f"{r['plain_cosine']:.1%} ({r['plain_cosine_threshold']:.2f})"
+        print(f"{r['router']:<16}{r['rows']:>6}{r['accuracy']:>10.1%}{base:>32}")
+    return 0
+
+
+def best_cosine(router: RouterConfig, rows: list[dict[str, Any]]) -> tuple[float, float]:
+    """The plain-cosine baseline's accuracy at the fallback threshold that is best on ``rows``."""
+    base = PlainCosine()
+    sims = [base.raw(router, r["messages"]) for r in rows]
+    best = (0.0, -1.0)
+    for th in np.arange(0.0, 0.8, 0.01):
+        ok = sum(
+            ((router.task_names[int(s.argmax())] if s.max() >= th else "fallback") == r["route"])
+            for s, r in zip(sims, rows, strict=True)
+        )
+        best = max(best, (ok / len(rows), float(th)))
+    return best
 
 
 def leave_source_out(router: RouterConfig, rows: list[dict[str, Any]]) -> dict[str, float]:
