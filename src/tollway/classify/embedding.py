@@ -18,6 +18,7 @@ to do, prompts *are* requests. So a router is compiled once (per distinct set of
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -39,9 +40,9 @@ FALLBACK = "fallback"
 
 @dataclass(frozen=True)
 class Settings:
-    """Knobs of the embedded classifier. Defaults were chosen on the dev set and three routers of
-    our own, and checked on held-out sources and on routers nobody tuned against (see
-    docs/classifier.md)."""
+    """Knobs of the embedded classifier. Defaults were chosen on the dev set, eight labelled
+    routers (examples/routers) and three more written blind, then checked once on three routers
+    nobody had seen (docs/classifier.md has every figure)."""
 
     k: int = 3
     """Neighbours averaged per group."""
@@ -51,7 +52,10 @@ class Settings:
     """...and within this much of the task's closest type..."""
     claim_relative: float = 2.0
     """...and stands out from the other types (see ``EmbeddingClassifier.affinities``)."""
-    description_bonus: float = 0.0
+    share_window: float = 0.25
+    """A type several tasks claim goes to each within this much of the closest one, its exemplars
+    split among them by which task description each is closest to."""
+    description_bonus: float = 0.05
     """Added to the prompt-to-description cosine of a task that claims library types."""
     uncovered_bonus: float = 0.15
     """Added instead for a task that claims no library type: its description is all it has, and
@@ -62,6 +66,8 @@ class Settings:
     neutral_floor: float = 0.40
     """An unclaimed library type at least this close to some task's description is left out of
     the fallback's neighbours: near a task's subject, its prompts are no evidence against it."""
+    neutral_relative: float = 3.0
+    """...and so is one that stands out this much for some task (relative score)."""
     last_weight: float = 1.0
     first_weight: float = 0.5
     system_weight: float = 0.35
@@ -69,6 +75,10 @@ class Settings:
     """A latest user turn shorter than this is a follow-up: the first turn then weighs as much."""
     signal_weight: float = 0.1
     """Bonus to a library type's score per structural signal (see ``features``)."""
+    pasted_weight: float = 0.5
+    """When the latest turn is an instruction followed by pasted material (a text to translate,
+    notes to summarise), the instruction is embedded on its own with weight 1 and the whole turn
+    counts this much: the pasted material says what the text is about, not what to do with it."""
     min_score: float = 0.0
     """A task needs at least this score; ``RouterConfig.match_threshold`` overrides it."""
 
@@ -101,17 +111,19 @@ class CompiledRouter:
     """(tasks,) added to each task's description cosine."""
     neutral_types: tuple[str, ...]
     """Unclaimed types close to a task: neither a task's neighbours nor the fallback's."""
-    type_groups: Mapping[str, int]
-    """Library type name -> its group index."""
+    type_groups: Mapping[str, tuple[int, ...]]
+    """Library type name -> its group indices (several when tasks share the type)."""
 
     def group_scores(self, vector: Vectors) -> NDArray[np.float32]:
+        """Each group's mean of its top-k cosines to ``vector``."""
         sims = self.matrix @ vector
         padded = np.append(sims, np.float32(-np.inf))[self.index]
         k = min(self.k, padded.shape[1])
         top = -np.partition(-padded, k - 1, axis=1)[:, :k]
         top = np.where(np.isfinite(top), top, 0.0)
         counts = np.minimum(self.sizes, k).astype(np.float32)
-        return (top.sum(axis=1) / counts).astype(np.float32)  # type: ignore[no-any-return]
+        means: NDArray[np.float32] = (top.sum(axis=1) / counts).astype(np.float32)
+        return means
 
 
 def message_text(message: Mapping[str, Any]) -> str:
@@ -127,6 +139,25 @@ def message_text(message: Mapping[str, Any]) -> str:
                 parts.append(part)
         return "\n".join(parts)
     return ""
+
+
+_PASTE_AFTER = re.compile(r"(.{8,200}?)(?::\s*\n|\n)(.+)", re.S)
+_QUOTED = re.compile("([\'\"\u201c\u2018\u00ab])(.{40,}?)([\'\"\u201d\u2019\u00bb])", re.S)
+
+
+def split_instruction(text: str, min_pasted: int = 80) -> str | None:
+    """The instruction of a turn that carries pasted material, or None: the first line when at
+    least ``min_pasted`` characters follow it, else the text around a long quotation."""
+    text = text.strip()
+    m = _PASTE_AFTER.match(text)
+    if m and len(m.group(2)) >= min_pasted:
+        return m.group(1)
+    q = _QUOTED.search(text)
+    if q and len(q.group(2)) >= min_pasted:
+        around = f"{text[: q.start()]} {text[q.end() :]}".strip()
+        if len(around) >= 8:
+            return around
+    return None
 
 
 def conversation_parts(messages: Messages) -> tuple[str, str, str]:
@@ -244,6 +275,24 @@ class EmbeddingClassifier:
             at += n
         return np.stack(out).astype(np.float32)
 
+    def _claimants(self, aff: NDArray[np.float32], rel: NDArray[np.float32]) -> list[list[int]]:
+        """For each library type, the tasks that claim it. A task claims the types close to its
+        description in absolute terms, close to its own best type, and standing out from the other
+        types; a type claimed by several tasks goes to those within ``share_window`` of the
+        closest one."""
+        s = self.settings
+        best_of_task = aff.max(axis=1)
+        close = (aff >= s.claim_floor) & (rel >= s.claim_relative)
+        close &= aff >= best_of_task[:, None] - s.claim_window
+        out = []
+        for j in range(aff.shape[1]):
+            tasks = np.flatnonzero(close[:, j])
+            if len(tasks):
+                top = aff[tasks, j].max()
+                tasks = tasks[aff[tasks, j] >= top - s.share_window]
+            out.append([int(i) for i in tasks])
+        return out
+
     def _shifted(self, descriptions: Vectors) -> Vectors:
         """Descriptions moved toward where prompts lie: along the offset between the library's
         exemplar prompts and its type descriptions (the same offset for every router)."""
@@ -261,28 +310,31 @@ class EmbeddingClassifier:
         tasks = router.task_names
         n_tasks = len(tasks)
 
-        # each type goes to the task closest to it, if that task is close enough
-        owner = np.full(len(lib.types), n_tasks, dtype=np.intp)
-        best_of_task = aff.max(axis=1)
-        for j in range(len(lib.types)):
-            i = int(aff[:, j].argmax())
-            a = float(aff[i, j])
-            if a >= s.claim_floor and a >= best_of_task[i] - s.claim_window and rel[i, j] >= s.claim_relative:
-                owner[j] = i
-
-        neutral = (owner == n_tasks) & (aff.max(axis=0) >= s.neutral_floor)
+        task_desc = self._shifted(self.embedder.embed([p.custom_task.description for p in router.policies]))
+        claimants = self._claimants(aff, rel)
+        near = (aff.max(axis=0) >= s.neutral_floor) | (rel.max(axis=0) >= s.neutral_relative)
+        neutral = np.array([not c for c in claimants]) & near
 
         rows: list[Vectors] = []
         groups: list[tuple[str, int, int]] = []  # name, target, size
+        type_groups: dict[str, list[int]] = {}
         at = 0
         for j, t in enumerate(lib.types):
-            n = len(t.examples)
-            if n and not neutral[j]:
-                rows.append(ex_vecs[at : at + n])
-                groups.append((f"type:{t.name}", int(owner[j]), n))
-            at += n
-        task_desc = self._shifted(self.embedder.embed([p.custom_task.description for p in router.policies]))
-        covered = np.isin(np.arange(n_tasks), owner)
+            vecs = ex_vecs[at : at + len(t.examples)]
+            at += len(t.examples)
+            if not len(vecs) or neutral[j]:
+                continue
+            targets = claimants[j] or [n_tasks]
+            nearest = np.full(len(vecs), targets[0])
+            if len(targets) > 1:  # shared: each exemplar to the claimant whose description is closest
+                nearest = np.asarray(targets)[(vecs @ task_desc[targets].T).argmax(axis=1)]
+            for target in targets:
+                mine = np.flatnonzero(nearest == target)
+                if len(mine):
+                    type_groups.setdefault(t.name, []).append(len(groups))
+                    rows.append(vecs[mine])
+                    groups.append((f"type:{t.name}", int(target), len(mine)))
+        covered = np.array([any(i in c for c in claimants) for i in range(n_tasks)], dtype=bool)
         bonus = np.where(covered, s.description_bonus, s.uncovered_bonus).astype(np.float32)
         for i, policy in enumerate(router.policies):
             examples = list(policy.custom_task.examples)
@@ -302,31 +354,32 @@ class EmbeddingClassifier:
                     (
                         Claim(lib.types[j].name, round(float(aff[i, j]), 3))
                         for j in range(len(lib.types))
-                        if owner[j] == i
+                        if i in claimants[j]
                     ),
                     key=lambda c: -c.affinity,
                 )
             )
             for i in range(n_tasks)
         }
+        sizes = np.array([g[2] for g in groups], dtype=np.intp)
         threshold = router.match_threshold if router.match_threshold is not None else s.min_score
         return CompiledRouter(
             tasks=tasks,
             matrix=matrix.astype(np.float32),
             index=index,
-            sizes=np.array([g[2] for g in groups], dtype=np.intp),
+            sizes=sizes,
             group_names=tuple(g[0] for g in groups),
             group_target=np.array([g[1] for g in groups], dtype=np.intp),
             claims=claims,
             fallback_types=tuple(
-                lib.types[j].name for j in range(len(lib.types)) if owner[j] == n_tasks and not neutral[j]
+                lib.types[j].name for j in range(len(lib.types)) if not claimants[j] and not neutral[j]
             ),
             threshold=float(threshold),
             k=s.k,
             descriptions=task_desc,
             description_bonus=bonus,
             neutral_types=tuple(lib.types[j].name for j in range(len(lib.types)) if neutral[j]),
-            type_groups={name[5:]: g for g, (name, _, _) in enumerate(groups) if name.startswith("type:")},
+            type_groups={name: tuple(gs) for name, gs in type_groups.items()},
         )
 
     # ----- classify -----
@@ -343,6 +396,11 @@ class EmbeddingClassifier:
         if system:
             texts.append(system)
             weights.append(s.system_weight)
+        instruction = split_instruction(last)
+        if instruction:
+            weights[0] *= s.pasted_weight
+            texts.append(instruction)
+            weights.append(s.last_weight)
         return texts, weights, last
 
     @staticmethod

@@ -58,8 +58,12 @@ def signals(text: str) -> dict[str, float]:
     return out
 
 
-def bonuses(text: str, type_names: Mapping[str, int], weight: float) -> dict[int, float]:
-    """Group index -> score bonus for the types the signals point at."""
+def bonuses(text: str, type_groups: Mapping[str, tuple[int, ...]], weight: float) -> dict[int, float]:
+    """Group index -> score bonus for the groups of the types the signals point at."""
     if weight == 0:
         return {}
-    return {type_names[name]: weight * value for name, value in signals(text).items() if name in type_names}
+    return {
+        g: weight * value
+        for name, value in signals(text).items()
+        for g in type_groups.get(name, ())
+    }
