@@ -67,8 +67,12 @@ class Weights:
         self.proj_b: F32 = b.proj_b
         self.ln_g_all: F32 = b.ln_g_all
         self.ln_b_all: F32 = b.ln_b_all
-        self.w1_slots: list[list[F32]] = [
-            [np.ascontiguousarray(w[j * CNN_DIM : (j + 1) * CNN_DIM]) for j in range(n)]
+        # W1 of each branch with its window slots side by side: (256, order * 256), so one
+        # product gives a token's contribution to every slot
+        self.w1_slots: list[F32] = [
+            np.ascontiguousarray(
+                np.concatenate([w[j * CNN_DIM : (j + 1) * CNN_DIM] for j in range(n)], axis=1)
+            )
             for w, (n, _) in zip(b.w1, ORDERS, strict=True)
         ]
         self.b1: list[F32] = list(b.b1)
@@ -101,11 +105,10 @@ class Weights:
         out = np.empty((len(ids), ROW), dtype=np.float32)
         out[:, :X_DIM] = x
         at = X_DIM
-        for i, slots in enumerate(self.w1_slots):
+        for i, w in enumerate(self.w1_slots):
             xs = x[:, i * CNN_DIM : (i + 1) * CNN_DIM]
-            for w in slots:
-                np.matmul(xs, w, out=out[:, at : at + CNN_DIM])
-                at += CNN_DIM
+            np.matmul(xs, w, out=out[:, at : at + w.shape[1]])
+            at += w.shape[1]
         return out
 
 
