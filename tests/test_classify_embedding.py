@@ -255,6 +255,7 @@ def test_an_instruction_is_read_apart_from_the_material_it_comes_with() -> None:
     assert split_instruction(f"Translate to Arabic: '{quoted} {quoted}'") == "Translate to Arabic:"
     assert split_instruction("what's the capital of Australia?") is None
     assert split_instruction("Summarise this:\nshort") is None  # too little material to split
+    assert split_instruction("\u201c" * 1_000_000) is None  # only the head is read
 
 
 def test_match_threshold_sends_weak_matches_to_fallback(clf: EmbeddingClassifier) -> None:
