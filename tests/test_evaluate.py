@@ -27,8 +27,9 @@ class ByWord:
     """Picks the task named by the prompt's first word ('x' = fallback)."""
 
     async def classify(self, router: RouterConfig, messages: Any) -> Match:
-        word = messages[-1]["content"].split()[0]
-        return Match(word if word in router.task_names else None)
+        words = messages[-1]["content"].split()
+        margin = float(words[1]) if len(words) > 1 else 0.0  # "a 0.5": task a with margin 0.5
+        return Match(words[0] if words[0] in router.task_names else None, margin=margin)
 
 
 def rows(*pairs: tuple[str, str]) -> list[dict[str, Any]]:
@@ -76,8 +77,21 @@ def test_eval_command_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert eval_command(str(cfg), str(tmp_path / "missing.jsonl"), classifier=ByWord()) == 2
 
 
+def test_confident_decisions_are_reported_apart() -> None:
+    data = rows(("a 0.5", "a"), ("a 0.2", "fallback"), ("a 0.01", "a"), ("x", "fallback"))
+    result = evaluate(ROUTER, ByWord(), data)
+    # margins >= 0.08: "a 0.5" (right) and "a 0.2" (wrong)
+    assert result["confident"] == {"margin": 0.08, "share": 0.5, "accuracy": 0.5}
+    assert result["compiled"] is None  # ByWord cannot say how it compiled a router
+    assert "confident      50.0% of requests have a margin >= 0.08, 50.0% of them right" in (
+        format_report(result)
+    )
+
+
 def test_eval_command_with_the_embedded_default(capsys: pytest.CaptureFixture[str]) -> None:
     root = Path(__file__).resolve().parents[1] / "examples" / "routers"
     assert eval_command(str(root / "polyglot-desk.yaml"), str(root / "polyglot-desk.jsonl")) == 0
     out = capsys.readouterr().out
     assert "router polyglot-desk" in out and "trip-planner" in out
+    assert "how the router compiled" in out and "translate: translation" in out
+    assert "confident " in out
