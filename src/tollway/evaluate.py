@@ -49,7 +49,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 CONFIDENT_MARGIN = 0.08
-"""Decisions with at least this margin are reported apart: over 23 labelled routers they
+"""Decisions with at least this margin are reported apart: over 27 labelled routers they
 were half of the requests at 90% accuracy (docs/classifier.md), the ones a cascade keeps."""
 
 

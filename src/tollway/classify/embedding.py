@@ -42,7 +42,7 @@ FALLBACK = "fallback"
 @dataclass(frozen=True)
 class Settings:
     """Knobs of the embedded classifier. Defaults were chosen on the dev set and twelve labelled
-    routers, then checked once on eleven routers written blind by others (all twenty-three are in
+    routers, then checked once on fifteen routers written blind by others (all twenty-seven are in
     examples/routers; docs/classifier.md has every figure)."""
 
     k: int = 3
