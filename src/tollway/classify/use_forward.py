@@ -193,7 +193,9 @@ class OneBlasThread:
 
     Two cores and a second BLAS thread that spins waiting for work make a poor pair with a
     server's own threads (p99 in the hundreds of ms), and the matrices here are small. The first
-    caller in sets one thread, the last one out restores what was there.
+    caller in sets one thread, the last one out restores what was there, unless someone else
+    changed the setting meanwhile. The setting is the process's, so there is one guard per
+    process: ``one_blas_thread()``.
     """
 
     def __init__(self) -> None:
@@ -208,7 +210,7 @@ class OneBlasThread:
     def held(self) -> Iterator[None]:
         with self._lock:
             if self._inside == 0:
-                self._saved = [lib.num_threads for lib in self._libs]
+                self._saved = [lib.get_num_threads() for lib in self._libs]
                 for lib in self._libs:
                     lib.set_num_threads(1)
             self._inside += 1
@@ -219,7 +221,21 @@ class OneBlasThread:
                 self._inside -= 1
                 if self._inside == 0:
                     for lib, n in zip(self._libs, self._saved, strict=True):
-                        lib.set_num_threads(n)
+                        if lib.get_num_threads() == 1:  # still ours to restore
+                            lib.set_num_threads(n)
+
+
+_blas: OneBlasThread | None = None
+_blas_lock = threading.Lock()
+
+
+def one_blas_thread() -> OneBlasThread:
+    """The process's one ``OneBlasThread``."""
+    global _blas
+    with _blas_lock:
+        if _blas is None:
+            _blas = OneBlasThread()
+        return _blas
 
 
 class UseForward:
@@ -234,7 +250,7 @@ class UseForward:
         self.w = weights
         self.tokenizer = tokenizer
         self.states = TokenStates(weights, capacity)
-        self.blas = OneBlasThread()
+        self.blas = one_blas_thread()
 
     @classmethod
     def load(cls, capacity: int = 8192) -> UseForward:
@@ -274,28 +290,31 @@ class UseForward:
         n = len(flat)
         starts = np.zeros(len(group), dtype=np.int64)
         np.cumsum(lens[:-1], out=starts[1:])
-        # one extra zero row: window slots outside a token's own sentence point at it
-        rows = np.empty((n + 1, ROW), dtype=np.float32)
-        self.states.gather(flat, rows)
-        rows[n] = 0.0
+        # one row per distinct id, plus a zero row that window slots outside a token's own
+        # sentence point at (rows are found through ``at_row``; positions through ``window``)
+        uniq, inverse = np.unique(flat, return_inverse=True)
+        rows = np.empty((len(uniq) + 1, ROW), dtype=np.float32)
+        self.states.gather(uniq, rows)
+        rows[len(uniq)] = 0.0
+        window = window_index(starts, lens, n)
+        at_row = np.append(inverse, len(uniq))[window]
         feats = np.empty((n, EMB_DIM + X_DIM), dtype=np.float32)
         feats[:, :EMB_DIM] = w.embeddings(flat)
-        window = window_index(starts, lens, n)
         buf = np.empty((n + 1, CNN_DIM), dtype=np.float32)
         buf[n] = 0.0
         at = X_DIM
         for i, (order, left) in enumerate(ORDERS):
-            cols = window[:, MAX_LEFT - left : MAX_LEFT - left + order]
-            h = rows[cols[:, 0], at : at + CNN_DIM]
+            first = MAX_LEFT - left
+            slots = at_row[:, first : first + order]
+            h = rows[slots[:, 0], at : at + CNN_DIM]
             for j in range(1, order):
-                h += rows[cols[:, j], at + j * CNN_DIM : at + (j + 1) * CNN_DIM]
+                h += rows[slots[:, j], at + j * CNN_DIM : at + (j + 1) * CNN_DIM]
             at += order * CNN_DIM
             h += w.b1[i]
             np.maximum(h, 0, out=h)
-            xs = rows[:n, i * CNN_DIM : (i + 1) * CNN_DIM]
-            h += xs
+            h += rows[inverse, i * CNN_DIM : (i + 1) * CNN_DIM]
             buf[:n] = h
-            c2 = buf[cols].reshape(n, order * CNN_DIM) @ w.w2[i]
+            c2 = buf[window[:, first : first + order]].reshape(n, order * CNN_DIM) @ w.w2[i]
             c2 += w.b2[i]
             np.maximum(c2, 0, out=c2)
             c2 += h
