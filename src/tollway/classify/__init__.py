@@ -7,8 +7,7 @@ once and cached by their task descriptions.
 
 from __future__ import annotations
 
-import threading
-
+from ..once import once
 from .base import Classifier, Match, Messages
 from .cascade import CascadeClassifier
 from .embedders import CachedEmbedder, Embedder, HashingEmbedder, USEEmbedder, default_embedder
@@ -35,15 +34,7 @@ __all__ = [
     "default_library",
 ]
 
-_default: EmbeddingClassifier | None = None
-_lock = threading.Lock()
-
-
+@once
 def default_classifier() -> EmbeddingClassifier:
     """The process-wide embedded classifier (constructed once; the model loads on first use)."""
-    global _default
-    if _default is None:
-        with _lock:
-            if _default is None:
-                _default = EmbeddingClassifier()
-    return _default
+    return EmbeddingClassifier()

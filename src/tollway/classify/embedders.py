@@ -19,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
+from ..once import once
 from .use_forward import UseForward
 
 Vectors = NDArray[np.float32]
@@ -185,15 +186,7 @@ class HashingEmbedder:
         return normalise_rows(out)
 
 
-_default: Embedder | None = None
-_default_lock = threading.Lock()
-
-
+@once
 def default_embedder() -> Embedder:
     """The process-wide embedder: USE (cached), loaded lazily on first ``embed``."""
-    global _default
-    if _default is None:
-        with _default_lock:
-            if _default is None:
-                _default = CachedEmbedder(USEEmbedder())
-    return _default
+    return CachedEmbedder(USEEmbedder())

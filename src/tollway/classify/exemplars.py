@@ -9,13 +9,13 @@ stand in as the task's neighbours, and the types no task claims stand for the fa
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
 import yaml
+
+from ..once import once
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -66,11 +66,9 @@ class Library:
         return h.hexdigest()[:16]
 
 
-_lock = threading.Lock()
-
-
-@cache
-def _load_default() -> Library:
+@once
+def default_library() -> Library:
+    """The packaged library, parsed once per process."""
     written = yaml.safe_load((DATA / "task_types.yaml").read_text("utf-8"))
     examples: dict[str, list[tuple[str, str]]] = {
         name: [(text, "") for text in body.get("examples", [])] for name, body in written.items()
@@ -96,8 +94,3 @@ def _load_default() -> Library:
     )
     return Library(types)
 
-
-def default_library() -> Library:
-    """The packaged library, parsed once per process."""
-    with _lock:
-        return _load_default()
