@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from ..once import once
+
 F32 = NDArray[np.float32]
 Ids = NDArray[np.int64]
 
@@ -147,23 +149,22 @@ class TokenStates:
             self.hits = self.misses = 0
 
     def gather(self, ids: Ids, out: F32) -> None:
-        """Write the rows of ``ids`` (repeats allowed) into ``out[:len(ids)]`` as float32."""
-        uniq, inverse = np.unique(ids, return_inverse=True)
-        if len(uniq) > self.capacity:  # more distinct tokens than the cache holds: no caching
-            out[: len(ids)] = self.weights.token_rows(uniq)[inverse]
+        """Write the rows of the distinct ``ids`` into ``out[:len(ids)]`` as float32."""
+        if len(ids) > self.capacity:  # more distinct tokens than the cache holds: no caching
+            out[: len(ids)] = self.weights.token_rows(ids)
             return
         with self._lock:
             self.tick += 1
-            slots = self.slot_of[uniq]
+            slots = self.slot_of[ids]
             missing = slots < 0
             n_missing = int(missing.sum())
             self.misses += n_missing
-            self.hits += len(uniq) - n_missing
+            self.hits += len(ids) - n_missing
             if n_missing:
                 self.last_used[slots[~missing]] = self.tick  # not evictable by this fill
-                slots[missing] = self._fill(uniq[missing])
+                slots[missing] = self._fill(ids[missing])
             self.last_used[slots] = self.tick
-            out[: len(ids)] = self.rows[slots[inverse]]
+            out[: len(ids)] = self.rows[slots]
 
     def _fill(self, ids: Ids) -> NDArray[np.int64]:
         slots = self._take(len(ids))
@@ -225,17 +226,10 @@ class OneBlasThread:
                             lib.set_num_threads(n)
 
 
-_blas: OneBlasThread | None = None
-_blas_lock = threading.Lock()
-
-
+@once
 def one_blas_thread() -> OneBlasThread:
     """The process's one ``OneBlasThread``."""
-    global _blas
-    with _blas_lock:
-        if _blas is None:
-            _blas = OneBlasThread()
-        return _blas
+    return OneBlasThread()
 
 
 class UseForward:
