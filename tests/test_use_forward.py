@@ -76,50 +76,56 @@ def test_threads_share_one_cache_safely(reference):
         assert cosines(got[None], reference[i % len(TEXTS)][None])[0] > 0.9999
 
 
-def test_blas_runs_one_thread_inside_and_the_process_setting_is_restored():
-    model = UseForward.load(capacity=256)
-    blas = ThreadpoolController().select(user_api="blas").lib_controllers
-    if not blas:
-        pytest.skip("numpy without a BLAS that threadpoolctl can see")
-    original = [lib.get_num_threads() for lib in blas]
-    try:
-        for lib in blas:
-            lib.set_num_threads(2)
-        with model.blas.held():
-            inside = [lib.get_num_threads() for lib in blas]
-            model.encode(["a nested call keeps one thread"])
-            assert [lib.get_num_threads() for lib in blas] == inside
-        assert inside == [1] * len(blas)
-        assert [lib.get_num_threads() for lib in blas] == [2] * len(blas)
-    finally:
-        for lib, n in zip(blas, original, strict=True):
+class Blas:
+    """The process's BLAS libraries as threadpoolctl sees them: read and set their threads."""
+
+    def __init__(self) -> None:
+        self.libs = ThreadpoolController().select(user_api="blas").lib_controllers
+
+    def threads(self) -> list[int]:
+        return [lib.get_num_threads() for lib in self.libs]
+
+    def set(self, n: int) -> None:
+        for lib in self.libs:
             lib.set_num_threads(n)
 
 
-def test_one_guard_per_process_so_interleaved_callers_restore_the_setting():
+@pytest.fixture
+def blas():
+    UseForward.load(capacity=64)  # numpy and its BLAS loaded, the guard created
+    libs = Blas()
+    if not libs.libs:
+        pytest.skip("numpy without a BLAS that threadpoolctl can see")
+    original = libs.threads()
+    yield libs
+    for lib, n in zip(libs.libs, original, strict=True):
+        lib.set_num_threads(n)
+
+
+def test_blas_runs_one_thread_inside_and_the_process_setting_is_restored(blas):
+    model = UseForward.load(capacity=256)
+    blas.set(2)
+    with model.blas.held():
+        inside = blas.threads()
+        model.encode(["a nested call keeps one thread"])
+        assert blas.threads() == inside
+    assert inside == [1] * len(blas.libs)
+    assert blas.threads() == [2] * len(blas.libs)
+
+
+def test_one_guard_per_process_so_interleaved_callers_restore_the_setting(blas):
     model = UseForward.load(capacity=64)
     assert model.blas is one_blas_thread()
-    blas = ThreadpoolController().select(user_api="blas").lib_controllers
-    if not blas:
-        pytest.skip("numpy without a BLAS that threadpoolctl can see")
-    original = [lib.get_num_threads() for lib in blas]
-    try:
-        for lib in blas:
-            lib.set_num_threads(2)
-        first, second = ExitStack(), ExitStack()
-        first.enter_context(one_blas_thread().held())
-        second.enter_context(one_blas_thread().held())
-        first.close()  # the first one out is not the last: still one thread
-        assert [lib.get_num_threads() for lib in blas] == [1] * len(blas)
-        second.close()
-        assert [lib.get_num_threads() for lib in blas] == [2] * len(blas)
-        # someone else changes the setting while we hold it: theirs stands (not our saved 1)
-        for lib in blas:
-            lib.set_num_threads(1)
-        with one_blas_thread().held():
-            for lib in blas:
-                lib.set_num_threads(2)
-        assert [lib.get_num_threads() for lib in blas] == [2] * len(blas)
-    finally:
-        for lib, n in zip(blas, original, strict=True):
-            lib.set_num_threads(n)
+    blas.set(2)
+    first, second = ExitStack(), ExitStack()
+    first.enter_context(one_blas_thread().held())
+    second.enter_context(one_blas_thread().held())
+    first.close()  # the first one out is not the last: still one thread
+    assert blas.threads() == [1] * len(blas.libs)
+    second.close()
+    assert blas.threads() == [2] * len(blas.libs)
+    # someone else changes the setting while we hold it: theirs stands (not our saved 1)
+    blas.set(1)
+    with one_blas_thread().held():
+        blas.set(2)
+    assert blas.threads() == [2] * len(blas.libs)
