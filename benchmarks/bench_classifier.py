@@ -195,8 +195,8 @@ def routers_table(folder: Path, as_json: bool) -> int:
         rows = load_rows(data)
         matches = default_classifier().decide_many(router, [r["messages"] for r in rows])
         ok = sum((m.task or "fallback") == r["route"] for m, r in zip(matches, rows, strict=True))
-        base_acc, threshold = best_cosine(router, rows)
-        fixed_acc, _ = best_cosine(router, rows, [FIXED_THRESHOLD])
+        *grid, fixed_acc = cosine_accuracies(router, rows, [*GRID, FIXED_THRESHOLD])
+        base_acc, threshold = max(zip(grid, GRID, strict=True))
         out.append(
             {
                 "router": router.name,
@@ -229,21 +229,30 @@ FIXED_THRESHOLD = 0.15
 """One fallback threshold for every router (about the median of the routers' best ones)."""
 
 
-def best_cosine(
-    router: RouterConfig, rows: list[dict[str, Any]], thresholds: Any = None
-) -> tuple[float, float]:
-    """The plain-cosine baseline's accuracy at the fallback threshold (of ``thresholds``, by
-    default 0.00 to 0.79) that is best on ``rows``."""
+GRID = [float(t) for t in np.arange(0.0, 0.8, 0.01)]
+"""The fallback thresholds the baseline is tried at."""
+
+
+def cosine_accuracies(
+    router: RouterConfig, rows: list[dict[str, Any]], thresholds: list[float]
+) -> list[float]:
+    """The plain-cosine baseline's accuracy on ``rows`` at each fallback threshold (each prompt
+    embedded once)."""
     base = PlainCosine()
     sims = [base.raw(router, r["messages"]) for r in rows]
-    best = (0.0, -1.0)
-    for th in np.arange(0.0, 0.8, 0.01) if thresholds is None else thresholds:
-        ok = sum(
+    return [
+        sum(
             ((router.task_names[int(s.argmax())] if s.max() >= th else "fallback") == r["route"])
             for s, r in zip(sims, rows, strict=True)
         )
-        best = max(best, (ok / len(rows), float(th)))
-    return best
+        / len(rows)
+        for th in thresholds
+    ]
+
+
+def best_cosine(router: RouterConfig, rows: list[dict[str, Any]]) -> tuple[float, float]:
+    """The baseline's accuracy at the threshold of ``GRID`` that is best on ``rows``, and it."""
+    return max(zip(cosine_accuracies(router, rows, GRID), GRID, strict=True))
 
 
 def leave_source_out(router: RouterConfig, rows: list[dict[str, Any]]) -> dict[str, float]:
