@@ -30,8 +30,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..config import RouterConfig
+from .adapter import DescriptionAdapter, shipped_adapter
 from .base import Match, Messages
-from .embedders import Embedder, Vectors, default_embedder, normalise_rows
+from .embedders import Embedder, Vectors, default_embedder
 from .exemplars import Library, default_library
 from .features import bonuses
 from .vectors import shipped_vectors
@@ -61,9 +62,17 @@ class Settings:
     uncovered_bonus: float = 0.15
     """Added instead for a task that claims no library type: its description is all it has, and
     a prompt-to-description cosine runs lower than the prompt-to-prompt ones it competes with."""
+    learned_adapter: bool = True
+    """Move task descriptions toward prompts with the shipped ``DescriptionAdapter`` (when it was
+    fitted for this embedder); off, or without one, they move along the plain offset."""
+    adapter_weight: float = 1.0
+    """With a learned adapter, every task's score gains this times the prompt's cosine to its
+    moved description, and the fallback's gains it times the adapter's floor (plus
+    ``floor_shift``): two views of each task added, not the better one taken."""
+    floor_shift: float = -0.05
     gap_shift: float = 1.0
-    """Task descriptions are moved this far along the library's description-to-prompt offset
-    (mean exemplar minus mean type description) before prompts are compared with them."""
+    """The plain offset: this far along the library's description-to-prompt offset (mean exemplar
+    minus mean type description)."""
     neutral_floor: float = 0.40
     """An unclaimed library type at least this close to some task's description is left out of
     the fallback's neighbours: near a task's subject, its prompts are no evidence against it."""
@@ -114,6 +123,9 @@ class CompiledRouter:
     """Unclaimed types close to a task: neither a task's neighbours nor the fallback's."""
     type_groups: Mapping[str, tuple[int, ...]]
     """Library type name -> its group indices (several when tasks share the type)."""
+    adapter_floor: float | None = None
+    """With a learned adapter: what the fallback's score gains where each task's gains its
+    cosine to the moved description (``Settings.adapter_weight``, ``Settings.floor_shift``)."""
 
     def group_scores(self, vector: Vectors) -> NDArray[np.float32]:
         """Each group's mean of its top-k cosines to ``vector``."""
@@ -202,9 +214,11 @@ class EmbeddingClassifier:
         library: Library | None = None,
         settings: Settings | None = None,
         max_routers: int = 256,
+        adapter: DescriptionAdapter | None = None,
     ) -> None:
         self._embedder = embedder
         self._library = library
+        self._adapter = adapter
         self.settings = settings or Settings()
         self.max_routers = max_routers
         self._compiled: OrderedDict[tuple[Any, ...], CompiledRouter] = OrderedDict()
@@ -227,7 +241,27 @@ class EmbeddingClassifier:
 
     # ----- compile -----
 
-    def _library_embeddings(self) -> tuple[Vectors, list[Vectors]]:
+    @property
+    def adapter(self) -> DescriptionAdapter:
+        """What moves task descriptions toward prompts: the shipped, learned adapter when it was
+        fitted for this embedder, else the plain offset."""
+        if self._adapter is None:
+            learned = shipped_adapter(self.embedder.name) if self.settings.learned_adapter else None
+            self._adapter = learned or self.plain_adapter()
+        return self._adapter
+
+    def plain_offset(self) -> NDArray[np.float32]:
+        """The library's mean exemplar minus its mean type description, times ``gap_shift``."""
+        ex_vecs, type_descs = self.library_embeddings()
+        gap = ex_vecs.mean(axis=0) - np.concatenate(type_descs).mean(axis=0)
+        offset: NDArray[np.float32] = (self.settings.gap_shift * gap).astype(np.float32)
+        return offset
+
+    def plain_adapter(self) -> DescriptionAdapter:
+        return DescriptionAdapter.plain(self.embedder.name, self.plain_offset())
+
+    def library_embeddings(self) -> tuple[Vectors, list[Vectors]]:
+        """The library's exemplar vectors, and each type's description vectors."""
         if self._library_vectors is None or self._type_desc_vectors is None:
             with self._library_lock:
                 if self._library_vectors is None or self._type_desc_vectors is None:
@@ -274,7 +308,7 @@ class EmbeddingClassifier:
         the raw cosine to the type's closest description, and a relative score (z-scores across
         types of that cosine plus half the z-score of the cosine to the type's exemplar centroid)
         that discounts types which are close to every description."""
-        _, type_descs = self._library_embeddings()
+        _, type_descs = self.library_embeddings()
         centroids = self._centroids()
         task_vecs = self.embedder.embed([p.custom_task.description for p in router.policies])
         raw = np.zeros((len(router.policies), len(type_descs)), dtype=np.float32)
@@ -285,7 +319,7 @@ class EmbeddingClassifier:
         return raw, rel.astype(np.float32)
 
     def _centroids(self) -> Vectors:
-        ex_vecs, _ = self._library_embeddings()
+        ex_vecs, _ = self.library_embeddings()
         out, at = [], 0
         for t in self.library.types:
             n = len(t.examples)
@@ -312,24 +346,17 @@ class EmbeddingClassifier:
             out.append([int(i) for i in tasks])
         return out
 
-    def _shifted(self, descriptions: Vectors) -> Vectors:
-        """Descriptions moved toward where prompts lie: along the offset between the library's
-        exemplar prompts and its type descriptions (the same offset for every router)."""
-        if not self.settings.gap_shift:
-            return descriptions
-        ex_vecs, type_descs = self._library_embeddings()
-        gap = ex_vecs.mean(axis=0) - np.concatenate(type_descs).mean(axis=0)
-        return normalise_rows(descriptions + self.settings.gap_shift * gap)
-
     def compile(self, router: RouterConfig) -> CompiledRouter:
         s = self.settings
         lib = self.library
-        ex_vecs, _ = self._library_embeddings()
+        ex_vecs, _ = self.library_embeddings()
         aff, rel = self.affinities(router)
         tasks = router.task_names
         n_tasks = len(tasks)
 
-        task_desc = self._shifted(self.embedder.embed([p.custom_task.description for p in router.policies]))
+        task_desc = self.adapter.apply(
+            self.embedder.embed([p.custom_task.description for p in router.policies])
+        )
         claimants = self._claimants(aff, rel)
         near = (aff.max(axis=0) >= s.neutral_floor) | (rel.max(axis=0) >= s.neutral_relative)
         neutral = np.array([not c for c in claimants]) & near
@@ -398,6 +425,7 @@ class EmbeddingClassifier:
             description_bonus=bonus,
             neutral_types=tuple(lib.types[j].name for j in range(len(lib.types)) if neutral[j]),
             type_groups={name: tuple(gs) for name, gs in type_groups.items()},
+            adapter_floor=self.adapter.floor + s.floor_shift if self.adapter.learned else None,
         )
 
     # ----- classify -----
@@ -456,11 +484,17 @@ class EmbeddingClassifier:
             if score > best[target]:
                 best[target] = score
                 via[target] = c.group_names[g]
-        desc = (c.descriptions @ v + c.description_bonus).tolist()
+        cosines = c.descriptions @ v
+        desc = (cosines + c.description_bonus).tolist()
         for i in range(n):
             if desc[i] > best[i]:
                 best[i] = desc[i]
                 via[i] = "description"
+        if c.adapter_floor is not None:  # a learned adapter: its cosines are evidence of their own
+            w = self.settings.adapter_weight
+            for i, cos in enumerate(cosines.tolist()):
+                best[i] += w * cos
+            best[n] += w * c.adapter_floor
         names = [*c.tasks, FALLBACK]
         return (
             c,

@@ -1,0 +1,152 @@
+"""The description adapter: its hand-written gradients, its fit, and how the classifier uses it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tollway.classify import EmbeddingClassifier, HashingEmbedder
+from tollway.classify.adapter import DescriptionAdapter, shipped_adapter
+from tollway.classify.adapter_fit import (
+    Episode,
+    FitSettings,
+    LibrarySample,
+    Params,
+    _episode_grads,
+    episode_loss,
+    fit,
+)
+from tollway.config import load_config
+
+DIM = 12
+
+
+def unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+
+def random_episode(rng: np.random.Generator, tasks: int = 3, rows: int = 20) -> Episode:
+    return Episode(
+        unit(rng.standard_normal((tasks, DIM))),
+        unit(rng.standard_normal((rows, DIM))),
+        rng.integers(-1, tasks, size=rows),
+    )
+
+
+def test_gradients_match_finite_differences() -> None:
+    rng = np.random.default_rng(1)
+    e = random_episode(rng)
+    p = Params(
+        up=(rng.standard_normal((DIM, 3)) * 0.3).astype(np.float32),
+        down=(rng.standard_normal((DIM, 3)) * 0.3).astype(np.float32),
+        offset=(rng.standard_normal(DIM) * 0.2).astype(np.float32),
+        log_scale=float(np.log(5.0)),
+        floor=0.2,
+    )
+    _, grads = _episode_grads(p, e)
+    values = p.arrays()
+    h = 1e-3
+    for i, g in enumerate(grads):
+        flat = values[i].reshape(-1)
+        for j in rng.choice(flat.size, size=min(4, flat.size), replace=False):
+            shifted = []
+            for sign in (1, -1):
+                trial = [v.copy() for v in values]
+                trial[i].reshape(-1)[j] += sign * h
+                q = Params(p.up, p.down, p.offset, p.log_scale, p.floor)
+                q.set_arrays(trial)
+                shifted.append(episode_loss(q, e))
+            numeric = (shifted[0] - shifted[1]) / (2 * h)
+            assert g.reshape(-1)[j] == pytest.approx(numeric, rel=2e-2, abs=2e-4)
+
+
+def test_fit_learns_a_map_the_offset_alone_cannot() -> None:
+    """Prompts lie along a fixed rotation of their task's description: no shared offset brings
+    them together, a learned low-rank map does, and it carries over to tasks it never saw."""
+    rng = np.random.default_rng(2)
+    rotation = np.linalg.qr(rng.standard_normal((DIM, DIM)))[0]
+
+    def episode() -> Episode:
+        descs = unit(rng.standard_normal((3, DIM)))
+        labels = rng.integers(0, 3, size=30)
+        prompts = unit(descs[labels] @ rotation.T + 0.2 * rng.standard_normal((30, DIM)))
+        return Episode(descs, prompts, labels)
+
+    def accuracy(adapter: DescriptionAdapter, e: Episode) -> float:
+        return float(((e.prompts @ adapter.apply(e.descriptions).T).argmax(axis=1) == e.labels).mean())
+
+    train, test = [episode() for _ in range(20)], [episode() for _ in range(10)]
+    offset = np.zeros(DIM, np.float32)
+    settings = FitSettings(rank=DIM, steps=200, learning_rate=2e-2, l2=0.0, library_weight=0.0)
+    learned = fit("test", offset, train, None, settings)
+    plain = DescriptionAdapter.plain("test", offset)
+    before = np.mean([accuracy(plain, e) for e in test])
+    after = np.mean([accuracy(learned, e) for e in test])
+    assert after > 0.9 > before + 0.3
+
+
+def test_library_episodes_label_their_own_types() -> None:
+    rng = np.random.default_rng(3)
+    types = np.repeat(np.arange(6), 10)
+    sample = LibrarySample(
+        unit(rng.standard_normal((60, DIM))),
+        types,
+        unit(rng.standard_normal((12, DIM))),
+        np.repeat(np.arange(6), 2),
+    )
+    e = sample.episode(rng)
+    assert e.descriptions.shape == (4, DIM)
+    assert (e.labels == -1).sum() == 12 and len(e.labels) == 4 * 8 + 12
+    # every prompt labelled j is an exemplar of the type whose description is row j
+    for j in range(4):
+        rows = e.prompts[e.labels == j]
+        kinds = {int(types[np.flatnonzero((sample.examples == r).all(axis=1))[0]]) for r in rows}
+        descs = {
+            int(
+                sample.description_type[
+                    np.flatnonzero((sample.descriptions == e.descriptions[j]).all(axis=1))[0]
+                ]
+            )
+        }
+        assert kinds == descs
+
+
+def test_adapter_round_trips_through_a_file(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    a = DescriptionAdapter(
+        "x",
+        rng.standard_normal(DIM).astype(np.float32),
+        *(rng.standard_normal((2, DIM, 3)).astype(np.float32)),
+    )
+    a.save(tmp_path / "a.npz")
+    b = DescriptionAdapter.load(tmp_path / "a.npz")
+    descs = unit(rng.standard_normal((5, DIM)))
+    assert b.embedder == "x"
+    assert np.allclose(a.apply(descs), b.apply(descs))
+    assert np.allclose(np.linalg.norm(b.apply(descs), axis=1), 1.0)
+
+
+def test_shipped_adapter_belongs_to_the_default_embedder_only() -> None:
+    from tollway.classify import default_embedder
+
+    shipped = shipped_adapter(default_embedder().name)
+    assert shipped is not None and shipped.up.shape[1] > 0
+    assert shipped_adapter("hashing/1024") is None
+
+
+def test_classifier_uses_the_adapter_it_is_given() -> None:
+    """Compiled descriptions are the adapter's output; another embedder gets the plain offset."""
+    router = load_config(Path(__file__).parents[1] / "examples" / "tutorial-router.json")
+    router = next(iter(router.routers.values()))
+    emb = HashingEmbedder(dim=64)
+    clf = EmbeddingClassifier(embedder=emb)
+    assert clf.adapter.up.shape[1] == 0  # no shipped adapter for this embedder
+    rng = np.random.default_rng(5)
+    custom = DescriptionAdapter(
+        "hashing/64", np.zeros(64, np.float32), *(rng.standard_normal((2, 64, 2)).astype(np.float32))
+    )
+    descs = emb.embed([p.custom_task.description for p in router.policies])
+    compiled = EmbeddingClassifier(embedder=emb, adapter=custom).compiled(router)
+    assert np.allclose(compiled.descriptions, custom.apply(descs), atol=1e-6)
