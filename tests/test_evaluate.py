@@ -80,15 +80,15 @@ def test_eval_command_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 def test_confident_decisions_are_reported_apart() -> None:
     data = rows(("a 0.5", "a"), ("a 0.2", "fallback"), ("a 0.01", "a"), ("x", "fallback"))
     result = evaluate(ROUTER, ByWord(), data)
-    # margins >= 0.08: "a 0.5" (right) and "a 0.2" (wrong)
-    assert result["confident"] == {"margin": 0.08, "share": 0.5, "accuracy": 0.5}
+    # margins >= 0.10: "a 0.5" (right) and "a 0.2" (wrong)
+    assert result["confident"] == {"margin": 0.1, "share": 0.5, "accuracy": 0.5}
     assert result["compiled"] is None  # ByWord cannot say how it compiled a router
-    assert "confident      50.0% of requests have a margin >= 0.08, 50.0% of them right" in (
+    assert "confident      50.0% of requests have a margin >= 0.10, 50.0% of them right" in (
         format_report(result)
     )
     unsure = evaluate(ROUTER, ByWord(), rows(("a 0.01", "a"), ("x", "fallback")))
-    assert unsure["confident"] == {"margin": 0.08, "share": 0.0, "accuracy": None}
-    assert "0.0% of requests have a margin >= 0.08, n/a of them right" in format_report(unsure)
+    assert unsure["confident"] == {"margin": 0.1, "share": 0.0, "accuracy": None}
+    assert "0.0% of requests have a margin >= 0.10, n/a of them right" in format_report(unsure)
 
 
 def test_eval_command_with_the_embedded_default(capsys: pytest.CaptureFixture[str]) -> None:
@@ -109,6 +109,6 @@ def test_a_cascade_reports_how_its_primary_compiled_the_router() -> None:
         async def classify(self, router: RouterConfig, messages: Any) -> Match:
             return Match(None, explanation="secondary")
 
-    cascade = CascadeClassifier(default_classifier(), Nobody(), min_margin=0.08)
+    cascade = CascadeClassifier(default_classifier(), Nobody(), min_margin=0.10)
     result = evaluate(router, cascade, load_rows(root / "polyglot-desk.jsonl")[:5])
     assert result["compiled"] == default_classifier().explain_router(router)

@@ -18,11 +18,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ..config import RouterConfig, load_config
 from .adapter import DescriptionAdapter
+
+if TYPE_CHECKING:
+    from .embedding import EmbeddingClassifier
 
 F32 = NDArray[np.float32]
 
@@ -201,3 +207,46 @@ def fit(
             values[i] = values[i] - s.learning_rate * m_hat / (np.sqrt(v_hat) + eps)
         p.set_arrays(values)
     return DescriptionAdapter(embedder, p.offset, p.up, p.down, p.floor)
+
+
+# ----- episodes from a classifier's own embeddings -----
+
+
+def labelled_routers(folder: Path) -> list[tuple[RouterConfig, list[dict[str, Any]]]]:
+    """Every ``NAME.yaml`` in ``folder`` that has a ``NAME.jsonl`` of labelled rows beside it."""
+    from ..evaluate import load_rows
+
+    out = []
+    for config in sorted(folder.glob("*.yaml")):
+        data = config.with_suffix(".jsonl")
+        if data.exists():
+            out.append((next(iter(load_config(config).routers.values())), load_rows(data)))
+    return out
+
+
+def router_episode(
+    clf: EmbeddingClassifier, router: RouterConfig, rows: Sequence[dict[str, Any]]
+) -> Episode:
+    tasks = list(router.task_names)
+    return Episode(
+        clf.embedder.embed([p.custom_task.description for p in router.policies]),
+        np.stack([clf.embed_conversation(r["messages"]) for r in rows]),
+        np.array([tasks.index(r["route"]) if r["route"] != "fallback" else -1 for r in rows]),
+    )
+
+
+def library_sample(clf: EmbeddingClassifier) -> LibrarySample:
+    examples, descriptions = clf.library_embeddings()
+    return LibrarySample(
+        examples,
+        np.concatenate([[i] * len(t.examples) for i, t in enumerate(clf.library.types)]),
+        np.concatenate(descriptions),
+        np.concatenate([[i] * len(d) for i, d in enumerate(descriptions)]),
+    )
+
+
+def fit_for(
+    clf: EmbeddingClassifier, routers: Sequence[Episode], settings: FitSettings | None = None
+) -> DescriptionAdapter:
+    """An adapter for ``clf``'s embedder and library, fitted on ``routers``."""
+    return fit(clf.embedder.name, clf.plain_offset(), routers, library_sample(clf), settings)

@@ -10,9 +10,12 @@ class CascadeClassifier:
     """``primary`` (say the embedded classifier) decides when its margin is at least
     ``min_margin``; below that, ``secondary`` (say an ``LLMClassifier``) is asked. If the secondary
     fails outright (its match says so and names no task while the primary did), the primary's
-    answer stands. The explanation says which one decided."""
+    answer stands. The explanation says which one decided.
 
-    def __init__(self, primary: Classifier, secondary: Classifier, min_margin: float = 0.05) -> None:
+    The default margin is where the embedded classifier's confident decisions were 90% right on
+    routers written blind by others (69% of their requests; docs/classifier.md)."""
+
+    def __init__(self, primary: Classifier, secondary: Classifier, min_margin: float = 0.10) -> None:
         self.primary = primary
         self.secondary = secondary
         self.min_margin = min_margin
