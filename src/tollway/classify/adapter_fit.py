@@ -212,12 +212,14 @@ def fit(
 # ----- episodes from a classifier's own embeddings -----
 
 
-def labelled_routers(folder: Path) -> list[tuple[RouterConfig, list[dict[str, Any]]]]:
-    """Every ``NAME.yaml`` in ``folder`` that has a ``NAME.jsonl`` of labelled rows beside it."""
+def labelled_routers(paths: Sequence[Path]) -> list[tuple[RouterConfig, list[dict[str, Any]]]]:
+    """Every ``NAME.yaml`` (given, or in a given folder) with a ``NAME.jsonl`` of labelled rows
+    beside it."""
     from ..evaluate import load_rows
 
+    configs = sorted({c for p in paths for c in (p.glob("*.yaml") if p.is_dir() else [p])})
     out = []
-    for config in sorted(folder.glob("*.yaml")):
+    for config in configs:
         data = config.with_suffix(".jsonl")
         if data.exists():
             out.append((next(iter(load_config(config).routers.values())), load_rows(data)))

@@ -3,6 +3,8 @@ exemplar library (run from a checkout, after ``build_library_vectors.py``; deter
 
     python src/tollway/classify/data/build_description_adapter.py           # fit and write
     python src/tollway/classify/data/build_description_adapter.py --cv      # leave one router out
+    python src/tollway/classify/data/build_description_adapter.py --routers A.yaml B.yaml --out F
+
 
 ``--cv`` fits once per router without that router and scores it with the whole classifier, next
 to the plain offset: an estimate of what the shipped adapter does on a router nobody labelled.
@@ -30,9 +32,9 @@ def accuracy(matches: list[Any], rows: list[dict[str, Any]]) -> float:
     return float(right) / len(rows)
 
 
-def cross_validate(folder: Path) -> None:
+def cross_validate(paths: list[Path]) -> None:
     base = default_classifier()
-    routers = labelled_routers(folder)
+    routers = labelled_routers(paths)
     episodes = [router_episode(base, r, rows) for r, rows in routers]
     plain = EmbeddingClassifier(embedder=base.embedder, adapter=base.plain_adapter())
     print(f"{'held-out router':<26}{'offset only':>12}{'adapted':>10}")
@@ -51,15 +53,16 @@ def cross_validate(folder: Path) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--routers", default=str(ROUTERS))
+    ap.add_argument("--routers", nargs="+", type=Path, default=[ROUTERS], help="folders or .yaml files")
     ap.add_argument("--cv", action="store_true", help="leave-one-router-out estimate; writes nothing")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / FILE, help="where to write")
     args = ap.parse_args()
     if args.cv:
-        cross_validate(Path(args.routers))
+        cross_validate(args.routers)
         return 0
     clf = default_classifier()
-    routers = labelled_routers(Path(args.routers))
-    target = Path(__file__).parent / FILE
+    routers = labelled_routers(args.routers)
+    target = args.out
     fit_for(clf, [router_episode(clf, r, rows) for r, rows in routers]).save(target)
     print(target)
     return 0
