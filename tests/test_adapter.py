@@ -150,3 +150,25 @@ def test_classifier_uses_the_adapter_it_is_given() -> None:
     descs = emb.embed([p.custom_task.description for p in router.policies])
     compiled = EmbeddingClassifier(embedder=emb, adapter=custom).compiled(router)
     assert np.allclose(compiled.descriptions, custom.apply(descs), atol=1e-6)
+
+
+def test_the_explanation_shows_what_the_adapter_added() -> None:
+    from tollway.classify import Settings, default_classifier
+
+    router = next(
+        iter(load_config(Path(__file__).parents[1] / "examples" / "tutorial-router.json").routers.values())
+    )
+    messages = [{"role": "user", "content": "Is this review positive or negative? 'Loved it.'"}]
+    learned = default_classifier().decide(router, messages)
+    plain = EmbeddingClassifier(
+        embedder=default_classifier().embedder, settings=Settings(learned_adapter=False)
+    )
+    unadapted = plain.decide(router, messages)
+    assert "+ adapter 0." in learned.explanation
+    assert "adapter" not in unadapted.explanation
+    # the share shown is the conversation's cosine to the task's moved description
+    share = float(learned.explanation.split("+ adapter ")[1].split(";")[0])
+    clf = default_classifier()
+    moved = clf.compiled(router).descriptions[router.task_names.index("classify")]
+    assert share == pytest.approx(float(moved @ clf.embed_conversation(messages)), abs=0.006)
+    assert learned.task == unadapted.task == "classify"

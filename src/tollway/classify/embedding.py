@@ -497,7 +497,10 @@ class EmbeddingClassifier:
             w = self.settings.adapter_weight
             for i, cos in enumerate(cosines.tolist()):
                 best[i] += w * cos
+                via[i] += f"|{w * cos:.4f}"
             best[n] += w * c.adapter_floor
+            if via[n]:
+                via[n] += f"|{w * c.adapter_floor:.4f}"
         names = [*c.tasks, FALLBACK]
         return (
             c,
@@ -578,7 +581,15 @@ def _zscore(a: NDArray[np.float32]) -> NDArray[np.float32]:
     return (a - a.mean(axis=1, keepdims=True)) / std  # type: ignore[no-any-return]
 
 
-def _label(group: str) -> str:
+def _label(via: str) -> str:
+    """``type:NAME`` / ``examples:TASK`` / ``description``, optionally ``|0.31`` (what the
+    description adapter added), in words."""
+    group, _, adapter = via.partition("|")
+    label = _group_label(group)
+    return f"{label} + adapter {float(adapter):.2f}" if adapter else label
+
+
+def _group_label(group: str) -> str:
     if group.startswith("type:"):
         return f"library type {group[5:]!r}"
     if group.startswith("examples:"):
