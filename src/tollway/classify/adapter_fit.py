@@ -4,7 +4,8 @@ Each training *episode* is one router: its task descriptions, the embeddings of 
 conversations and each one's task (or the fallback). The adapter moves the descriptions; every
 conversation then gets a softmax over ``scale * cos(prompt, moved description)`` for each task and
 ``scale * floor`` for the fallback, and the loss is the cross-entropy of the right answer. Scale
-and floor are learned with the adapter (and thrown away: the classifier has its own fallback).
+and floor are learned with the adapter; the floor is kept (the classifier adds it to the
+fallback's score), the scale thrown away.
 
 Besides the labelled routers, episodes are drawn from the exemplar library: a few task types at a
 time, one of each type's descriptions as the task, its exemplars as the prompts and other types'
@@ -17,9 +18,9 @@ differences in the tests.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -99,7 +100,7 @@ class Params:
     offset: F32
     log_scale: float
     floor: float
-    names: tuple[str, ...] = field(default=("up", "down", "offset", "log_scale", "floor"))
+    names: ClassVar[tuple[str, ...]] = ("up", "down", "offset", "log_scale", "floor")
 
     def arrays(self) -> list[NDArray[np.float64]]:
         return [np.asarray(getattr(self, n), dtype=np.float64) for n in self.names]

@@ -73,6 +73,8 @@ class Settings:
     moved description, and the fallback's gains it times the adapter's floor (plus
     ``floor_shift``): two views of each task added, not the better one taken."""
     floor_shift: float = -0.05
+    """Added to the adapter's floor: the fit's floor is for the adapter alone, and the fallback
+    also has its own neighbours here."""
     gap_shift: float = 1.0
     """The plain offset: this far along the library's description-to-prompt offset (mean exemplar
     minus mean type description)."""
