@@ -37,6 +37,7 @@ from .base import Match, Messages
 from .embedders import Embedder, Vectors, default_embedder
 from .exemplars import Library, default_library
 from .features import bonuses
+from .lexical import Idf, overlaps
 from .vectors import shipped_vectors
 
 FALLBACK = "fallback"
@@ -75,6 +76,9 @@ class Settings:
     floor_shift: float = -0.05
     """Added to the adapter's floor: the fit's floor is for the adapter alone, and the fallback
     also has its own neighbours here."""
+    lexical_weight: float = 1.0
+    """Every task's score gains this times its description's word overlap with the latest user
+    turn, centred across the router's tasks (``lexical``)."""
     gap_shift: float = 1.0
     """The plain offset: this far along the library's description-to-prompt offset (mean exemplar
     minus mean type description)."""
@@ -131,6 +135,8 @@ class CompiledRouter:
     adapter_floor: float | None = None
     """With a learned adapter: what the fallback's score gains where each task's gains its
     cosine to the moved description (``Settings.adapter_weight``, ``Settings.floor_shift``)."""
+    description_words: tuple[Mapping[str, float], ...] = ()
+    """Each task description's content words and their weights (``lexical``)."""
 
     def group_scores(self, vector: Vectors) -> NDArray[np.float32]:
         """Each group's mean of its top-k cosines to ``vector``."""
@@ -231,6 +237,7 @@ class EmbeddingClassifier:
         self._library_vectors: Vectors | None = None
         self._type_desc_vectors: list[Vectors] | None = None
         self._library_lock = threading.Lock()
+        self._idf: Idf | None = None
 
     @property
     def embedder(self) -> Embedder:
@@ -254,6 +261,12 @@ class EmbeddingClassifier:
             learned = shipped_adapter(self.embedder.name) if self.settings.learned_adapter else None
             self._adapter = learned or self.plain_adapter()
         return self._adapter
+
+    def idf(self) -> Idf:
+        """Word weights over the library's exemplars (built on first use)."""
+        if self._idf is None:
+            self._idf = Idf(e for t in self.library.types for e in t.examples)
+        return self._idf
 
     def plain_offset(self) -> NDArray[np.float32]:
         """The library's mean exemplar minus its mean type description, times ``gap_shift``."""
@@ -431,6 +444,9 @@ class EmbeddingClassifier:
             neutral_types=tuple(lib.types[j].name for j in range(len(lib.types)) if neutral[j]),
             type_groups={name: tuple(gs) for name, gs in type_groups.items()},
             adapter_floor=self.adapter.floor + s.floor_shift if self.adapter.learned else None,
+            description_words=tuple(
+                self.idf().weights(p.custom_task.description) for p in router.policies
+            ),
         )
 
     # ----- classify -----
@@ -503,6 +519,9 @@ class EmbeddingClassifier:
             best[n] += w * c.adapter_floor
             if via[n]:
                 via[n] += f"|{w * c.adapter_floor:.4f}"
+        if self.settings.lexical_weight and c.description_words:
+            for i, share in enumerate(overlaps(last, c.description_words)):
+                best[i] += self.settings.lexical_weight * share
         names = [*c.tasks, FALLBACK]
         return (
             c,
