@@ -3,12 +3,14 @@
     .venv/bin/python benchmarks/bench_classifier.py [--data ../shared/eval/routing-dev.jsonl]
         [--config ROUTER_FILE] [--json] [--holdout]
     .venv/bin/python benchmarks/bench_classifier.py --routers examples/routers [--json]
-        [--adapter FILE]
+        [--adapter FILE] [--plain-offset] [--lexical-weight W]
 
 ``--routers PATH...`` scores every router file (given, or in a given folder) that has a ``.jsonl``
 of labelled prompts beside it (accuracy only: the generalisation table). ``--adapter FILE`` uses
 a description adapter fitted apart (``build_description_adapter.py --out FILE``) instead of the
-shipped one, e.g. one fitted without the routers being scored. Otherwise, for each classifier: accuracy,
+shipped one, e.g. one fitted without the routers being scored; ``--plain-offset`` and
+``--lexical-weight 0`` turn the adapter and the word overlap off (the variants in
+docs/classifier.md). Otherwise, for each classifier: accuracy,
 decisions per second, decision latency p50 / p99 (one request at a
 time, the way the pipeline calls it), and the process's resident memory after it is loaded.
 The baseline embeds the prompt with the same encoder and picks the task description with the
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import resource
 import sys
@@ -33,6 +36,7 @@ import numpy as np
 from tollway.classify import (
     CachedEmbedder,
     EmbeddingClassifier,
+    Settings,
     default_classifier,
     default_embedder,
     default_library,
@@ -145,12 +149,16 @@ def main() -> int:
         "--routers", nargs="+", type=Path, help="score every ROUTER.yaml + ROUTER.jsonl (files or folders)"
     )
     ap.add_argument("--adapter", type=Path, help="a description adapter file instead of the shipped one")
+    ap.add_argument("--plain-offset", action="store_true", help="no learned adapter (the plain offset)")
+    ap.add_argument("--lexical-weight", type=float, help="weight of the word overlap (0: off)")
     args = ap.parse_args()
     classifier = default_classifier()
-    if args.adapter:
-        classifier = EmbeddingClassifier(
-            embedder=default_embedder(), adapter=DescriptionAdapter.load(args.adapter)
-        )
+    if args.adapter or args.plain_offset or args.lexical_weight is not None:
+        settings = Settings(learned_adapter=not args.plain_offset)
+        if args.lexical_weight is not None:
+            settings = dataclasses.replace(settings, lexical_weight=args.lexical_weight)
+        adapter = DescriptionAdapter.load(args.adapter) if args.adapter else None
+        classifier = EmbeddingClassifier(embedder=default_embedder(), adapter=adapter, settings=settings)
     if args.routers:
         return routers_table(classifier, args.routers, args.json)
     cfg = load_config(args.config or TUTORIAL)
