@@ -67,16 +67,23 @@ def test_second_router_accuracy_floor(clf: EmbeddingClassifier) -> None:
     assert accuracy(clf, router, rows) >= 0.85
 
 
-@pytest.mark.parametrize(("name", "floor"), [("eng-desk", 0.74), ("shop-desk", 0.66)])
-def test_routers_whose_tasks_no_library_type_covers(
+HOLDOUT = Path(__file__).resolve().parents[1] / "examples" / "routers-holdout"
+
+
+@pytest.mark.parametrize(
+    ("name", "floor"),
+    [("molding-plant-assistant", 0.75), ("newsroom-desk", 0.64), ("helpdesk-copilot", 0.69)],
+)
+def test_routers_written_blind_whose_tasks_no_library_type_covers(
     clf: EmbeddingClassifier, name: str, floor: float
 ) -> None:
-    """Review / postmortem / regex / release notes and returns / product advice / copy: most of
-    these tasks claim no library type. Measured 81.1% and 71.7% (plain cosine at its best
-    threshold on the same rows: 71.7% and 68.5%); before descriptions were moved toward prompts
-    and near types were neutral, 50.4% and 48.0%."""
-    router = next(iter(load_config(POLY.with_name(f"{name}.yaml")).routers.values()))
-    rows = [json.loads(line) for line in POLY.with_name(f"{name}.jsonl").read_text("utf-8").splitlines()]
+    """Defects / NCRs / SPC / handovers, headlines / fact-checks / transcripts, replies / recaps /
+    bug reports / triage: routers written blind by others, never fitted on, with most tasks
+    claiming no library type. Measured once: 81%, 70% and 75% (plain cosine at its best threshold
+    on the same rows: 62%, 57%, 65%; the classifier before the description adapter and the word
+    overlap: 66%, 60%, 65%)."""
+    router = next(iter(load_config(HOLDOUT / f"{name}.yaml").routers.values()))
+    rows = [json.loads(line) for line in (HOLDOUT / f"{name}.jsonl").read_text("utf-8").splitlines()]
     assert accuracy(clf, router, rows) >= floor
 
 

@@ -174,9 +174,10 @@ def format_report(result: Mapping[str, Any]) -> str:
         lines += ["", "how the router compiled (library types claimed by each task):", result["compiled"]]
         if "(no library type" in result["compiled"]:
             lines.append(
-                "tasks without a library type are matched by their description alone: a few "
-                "`examples` per task help, and a CascadeClassifier with an LLM classifier "
-                "behind the embedded one takes the low-margin decisions (docs/classifier.md)"
+                "tasks without a library type are matched by their description alone (its "
+                "embedding, moved by the adapter, and its words); a CascadeClassifier with an "
+                "LLM classifier behind the embedded one takes the low-margin decisions "
+                "(docs/classifier.md)"
             )
     if result.get("unknown_routes"):
         lines += [
