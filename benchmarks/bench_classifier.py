@@ -152,6 +152,8 @@ def main() -> int:
     ap.add_argument("--plain-offset", action="store_true", help="no learned adapter (the plain offset)")
     ap.add_argument("--lexical-weight", type=float, help="weight of the word overlap (0: off)")
     args = ap.parse_args()
+    if args.adapter and args.plain_offset:
+        ap.error("--adapter and --plain-offset exclude each other")
     classifier = default_classifier()
     if args.adapter or args.plain_offset or args.lexical_weight is not None:
         settings = Settings(learned_adapter=not args.plain_offset)

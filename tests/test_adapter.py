@@ -7,7 +7,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tollway.classify import EmbeddingClassifier, HashingEmbedder
+from tollway.classify import (
+    EmbeddingClassifier,
+    HashingEmbedder,
+    Settings,
+    default_classifier,
+    default_embedder,
+    default_library,
+)
 from tollway.classify.adapter import DescriptionAdapter, shipped_adapter
 from tollway.classify.adapter_fit import (
     Episode,
@@ -15,6 +22,7 @@ from tollway.classify.adapter_fit import (
     LibrarySample,
     Params,
     _episode_grads,
+    _penalty,
     episode_loss,
     fit,
 )
@@ -129,11 +137,27 @@ def test_adapter_round_trips_through_a_file(tmp_path: Path) -> None:
 
 
 def test_shipped_adapter_belongs_to_the_default_embedder_only() -> None:
-    from tollway.classify import default_embedder
 
-    shipped = shipped_adapter(default_embedder().name)
-    assert shipped is not None and shipped.up.shape[1] > 0
-    assert shipped_adapter("hashing/1024") is None
+    key = default_classifier().library_key()
+    shipped = shipped_adapter(default_embedder().name, key)
+    assert shipped is not None and shipped.up.shape[1] > 0 and shipped.library == key
+    assert shipped_adapter("hashing/1024", key) is None  # another embedder's space
+    assert shipped_adapter(default_embedder().name, "another library") is None
+
+
+def test_an_adapter_from_another_embedder_is_refused() -> None:
+    shipped = default_classifier().adapter
+    clf = EmbeddingClassifier(embedder=HashingEmbedder(dim=64), adapter=shipped)
+    with pytest.raises(ValueError, match="fitted for 'use-multilingual-v3"):
+        _ = clf.adapter
+
+
+def test_a_library_of_ones_own_gets_the_plain_offset() -> None:
+    base = default_classifier()
+    own = EmbeddingClassifier(
+        embedder=base.embedder, library=default_library().without_sources(["openai/human-eval"])
+    )
+    assert base.adapter.learned and not own.adapter.learned
 
 
 def test_classifier_uses_the_adapter_it_is_given() -> None:
@@ -153,8 +177,6 @@ def test_classifier_uses_the_adapter_it_is_given() -> None:
 
 
 def test_the_explanation_shows_what_the_adapter_added() -> None:
-    from tollway.classify import Settings, default_classifier
-
     router = next(
         iter(load_config(Path(__file__).parents[1] / "examples" / "tutorial-router.json").routers.values())
     )
@@ -164,11 +186,36 @@ def test_the_explanation_shows_what_the_adapter_added() -> None:
         embedder=default_classifier().embedder, settings=Settings(learned_adapter=False)
     )
     unadapted = plain.decide(router, messages)
-    assert "+ adapter 0." in learned.explanation
+    assert " with adapter +0." in learned.explanation
     assert "adapter" not in unadapted.explanation
     # the share shown is the conversation's cosine to the task's moved description
-    share = float(learned.explanation.split("+ adapter ")[1].split(";")[0])
+    share = float(learned.explanation.split(" with adapter ")[1].split(" ")[0])
     clf = default_classifier()
     moved = clf.compiled(router).descriptions[router.task_names.index("classify")]
     assert share == pytest.approx(float(moved @ clf.embed_conversation(messages)), abs=0.006)
     assert learned.task == unadapted.task == "classify"
+
+
+def test_the_penalty_gradient_matches_finite_differences() -> None:
+    rng = np.random.default_rng(6)
+    p = Params(
+        up=(rng.standard_normal((DIM, 3)) * 0.3).astype(np.float32),
+        down=(rng.standard_normal((DIM, 3)) * 0.3).astype(np.float32),
+        offset=np.zeros(DIM, np.float32),
+        log_scale=0.0,
+        floor=0.0,
+    )
+    _, grads = _penalty(p, 0.7)
+    values = p.arrays()
+    for i in (0, 1):  # up, down
+        for j in range(0, values[i].size, 7):
+            shifted = []
+            for sign in (1, -1):
+                trial = [v.copy() for v in values]
+                trial[i].reshape(-1)[j] += sign * 1e-3
+                q = Params(p.up, p.down, p.offset, p.log_scale, p.floor)
+                q.set_arrays(trial)
+                shifted.append(_penalty(q, 0.7)[0])
+            assert grads[i].reshape(-1)[j] == pytest.approx(
+                (shifted[0] - shifted[1]) / 2e-3, rel=1e-2, abs=1e-4
+            )

@@ -131,9 +131,11 @@ class RouterConfig(_Model):
     description: str = ""
     policies: tuple[TaskPolicy, ...]
     fallback_models: tuple[str, ...] = ()
-    match_threshold: float | None = Field(None, ge=0, le=2)
-    """The least score a task needs (the embedded classifier's scores are a neighbour cosine plus,
-    with the learned adapter, a description cosine: at most 2); below it, the fallback."""
+    match_threshold: float | None = Field(None, ge=0, le=3)
+    """The least score a task needs; below it, the fallback. The embedded classifier's scores add
+    several views (a neighbour or description cosine, the adapter's cosine, the word overlap,
+    signal bonuses), so they are not bounded by 1 and differ between embedders: read them off
+    ``tollway route`` or ``tollway eval`` before choosing one."""
     token_floor: int = Field(DEFAULT_TOKEN_FLOOR, ge=0)
     implicit_affinity: bool = False
 

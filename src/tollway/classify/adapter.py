@@ -7,8 +7,8 @@ one hand-set shift, the library's mean exemplar minus its mean type description)
 correction learned from labelled routers (``adapter_fit``). It runs once per task description when
 a router compiles; a request pays nothing for it.
 
-The shipped adapter (``data/description_adapter.npz``) belongs to one embedder: a file fitted on
-another embedder's space, or none at all, leaves the classifier on the plain offset.
+The shipped adapter (``data/description_adapter.npz``) belongs to one embedder and one library: a
+file fitted for another, or none at all, leaves the classifier on the plain offset.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .embedders import Vectors, normalise_rows
 FILE = "description_adapter.npz"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DescriptionAdapter:
     embedder: str
     """Name of the embedder whose space this adapter was fitted in."""
@@ -37,6 +37,8 @@ class DescriptionAdapter:
     """(dim, rank) ``V``."""
     floor: float = 0.0
     """The cosine to a moved description under which the fit learned to prefer the fallback."""
+    library: str = ""
+    """``EmbeddingClassifier.library_key()`` of the classifier it was fitted with ("": any)."""
 
     @property
     def learned(self) -> bool:
@@ -61,6 +63,7 @@ class DescriptionAdapter:
             up=self.up,
             down=self.down,
             floor=np.array(self.floor),
+            library=np.array(self.library),
         )
 
     @classmethod
@@ -72,14 +75,16 @@ class DescriptionAdapter:
                 data["up"].astype(np.float32),
                 data["down"].astype(np.float32),
                 float(data["floor"]),
+                str(data["library"]) if "library" in data else "",
             )
 
 
-def shipped_adapter(embedder: str) -> DescriptionAdapter | None:
-    """The packaged adapter if it was fitted for ``embedder``, else None."""
+def shipped_adapter(embedder: str, library: str) -> DescriptionAdapter | None:
+    """The packaged adapter if it was fitted for ``embedder`` and the library whose key is
+    ``library``, else None (its offset and its fit belong to that library)."""
     ref = resources.files("tollway.classify").joinpath("data", FILE)
     if not ref.is_file():
         return None
     with resources.as_file(ref) as path:
         adapter = DescriptionAdapter.load(path)
-    return adapter if adapter.embedder == embedder else None
+    return adapter if (adapter.embedder, adapter.library) == (embedder, library) else None

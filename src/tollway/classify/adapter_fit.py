@@ -17,6 +17,7 @@ differences in the tests.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,9 +228,7 @@ def labelled_routers(paths: Sequence[Path]) -> list[tuple[RouterConfig, list[dic
     return out
 
 
-def router_episode(
-    clf: EmbeddingClassifier, router: RouterConfig, rows: Sequence[dict[str, Any]]
-) -> Episode:
+def router_episode(clf: EmbeddingClassifier, router: RouterConfig, rows: Sequence[dict[str, Any]]) -> Episode:
     tasks = list(router.task_names)
     return Episode(
         clf.embedder.embed([p.custom_task.description for p in router.policies]),
@@ -252,4 +251,5 @@ def fit_for(
     clf: EmbeddingClassifier, routers: Sequence[Episode], settings: FitSettings | None = None
 ) -> DescriptionAdapter:
     """An adapter for ``clf``'s embedder and library, fitted on ``routers``."""
-    return fit(clf.embedder.name, clf.plain_offset(), routers, library_sample(clf), settings)
+    adapter = fit(clf.embedder.name, clf.plain_offset(), routers, library_sample(clf), settings)
+    return dataclasses.replace(adapter, library=clf.library_key())

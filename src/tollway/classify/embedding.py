@@ -16,7 +16,7 @@ to do, prompts *are* requests. So a router is compiled once (per distinct set of
    gains the prompt's cosine to its moved description, the fallback's the adapter's floor;
    the best task wins unless a fallback group scores higher or the score is under the threshold.
 
-``classify`` is one embedding plus a matrix-vector product.
+``classify`` is one embedding, a matrix-vector product and a word overlap.
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ from .base import Match, Messages
 from .embedders import Embedder, Vectors, default_embedder
 from .exemplars import Library, default_library
 from .features import bonuses
-from .lexical import Idf, overlaps
-from .vectors import shipped_vectors
+from .lexical import DescriptionWords, Idf, overlaps
+from .vectors import key_of, shipped_vectors
 
 FALLBACK = "fallback"
 
@@ -71,8 +71,10 @@ class Settings:
     fitted for this embedder); off, or without one, they move along the plain offset."""
     adapter_weight: float = 1.0
     """With a learned adapter, every task's score gains this times the prompt's cosine to its
-    moved description, and the fallback's gains it times the adapter's floor (plus
-    ``floor_shift``): two views of each task added, not the better one taken."""
+    moved description, and the fallback's (when it has neighbours) this times the adapter's
+    floor plus ``floor_shift``: two views of each task added, not the better one taken. When a
+    task's best neighbour is its own description, that cosine so counts twice (once with the
+    description bonus); the weights were chosen, and every figure measured, that way."""
     floor_shift: float = -0.05
     """Added to the adapter's floor: the fit's floor is for the adapter alone, and the fallback
     also has its own neighbours here."""
@@ -81,7 +83,8 @@ class Settings:
     turn, centred across the router's tasks (``lexical``)."""
     gap_shift: float = 1.0
     """The plain offset: this far along the library's description-to-prompt offset (mean exemplar
-    minus mean type description)."""
+    minus mean type description). A learned adapter carries its own offset (fitted from this one
+    at build time), so this only moves descriptions without one."""
     neutral_floor: float = 0.40
     """An unclaimed library type at least this close to some task's description is left out of
     the fallback's neighbours: near a task's subject, its prompts are no evidence against it."""
@@ -125,7 +128,7 @@ class CompiledRouter:
     threshold: float
     k: int
     descriptions: Vectors
-    """(tasks, dim) the task descriptions, shifted toward prompts (``Settings.gap_shift``)."""
+    """(tasks, dim) the task descriptions, moved toward prompts by the classifier's adapter."""
     description_bonus: NDArray[np.float32]
     """(tasks,) added to each task's description cosine."""
     neutral_types: tuple[str, ...]
@@ -135,7 +138,7 @@ class CompiledRouter:
     adapter_floor: float | None = None
     """With a learned adapter: what the fallback's score gains where each task's gains its
     cosine to the moved description (``Settings.adapter_weight``, ``Settings.floor_shift``)."""
-    description_words: tuple[Mapping[str, float], ...] = ()
+    description_words: tuple[DescriptionWords, ...] = ()
     """Each task description's content words and their weights (``lexical``)."""
 
     def group_scores(self, vector: Vectors) -> NDArray[np.float32]:
@@ -167,7 +170,7 @@ def message_text(message: Mapping[str, Any]) -> str:
 
 _PASTE_AFTER = re.compile(r"(.{8,200}?)(?::\s*\n|\n)(.+)", re.S)
 _QUOTE_CHARS = "'\"\u201c\u2018\u00ab\u201d\u2019\u00bb"
-_QUOTED = re.compile("([\'\"\u201c\u2018\u00ab])(.{40,}?)([\'\"\u201d\u2019\u00bb])", re.S)
+_QUOTED = re.compile("(['\"\u201c\u2018\u00ab])(.{40,}?)(['\"\u201d\u2019\u00bb])", re.S)
 _GREETING = re.compile(
     r"(hi|hello|hey|hiya|dear|good (morning|afternoon|evening|day)|greetings|hope (you are|you're|"
     r"this finds|all is)|thanks|thank you|cheers)\b",
@@ -238,6 +241,7 @@ class EmbeddingClassifier:
         self._type_desc_vectors: list[Vectors] | None = None
         self._library_lock = threading.Lock()
         self._idf: Idf | None = None
+        self._derived_lock = threading.Lock()
 
     @property
     def embedder(self) -> Embedder:
@@ -256,17 +260,38 @@ class EmbeddingClassifier:
     @property
     def adapter(self) -> DescriptionAdapter:
         """What moves task descriptions toward prompts: the shipped, learned adapter when it was
-        fitted for this embedder, else the plain offset."""
+        fitted for this embedder and library, else the plain offset. An adapter given to the
+        constructor must belong to this embedder."""
         if self._adapter is None:
-            learned = shipped_adapter(self.embedder.name) if self.settings.learned_adapter else None
-            self._adapter = learned or self.plain_adapter()
+            with self._derived_lock:
+                if self._adapter is None:
+                    learned = None
+                    if self.settings.learned_adapter:
+                        learned = shipped_adapter(self.embedder.name, self.library_key())
+                    self._adapter = learned or self.plain_adapter()
+        dim = self.library_embeddings()[0].shape[1]
+        if self._adapter.embedder != self.embedder.name or len(self._adapter.offset) != dim:
+            raise ValueError(
+                f"the description adapter was fitted for {self._adapter.embedder!r} "
+                f"({len(self._adapter.offset)} dimensions), not {self.embedder.name!r} ({dim})"
+            )
         return self._adapter
 
     def idf(self) -> Idf:
         """Word weights over the library's exemplars (built on first use)."""
         if self._idf is None:
-            self._idf = Idf(e for t in self.library.types for e in t.examples)
+            with self._derived_lock:
+                if self._idf is None:
+                    self._idf = Idf(e for t in self.library.types for e in t.examples)
         return self._idf
+
+    def library_key(self) -> str:
+        """A hash of the embedder's name and the library's texts (what shipped files are for)."""
+        return key_of(self.embedder.name, self._library_texts())
+
+    def _library_texts(self) -> list[str]:
+        lib = self.library
+        return [e for t in lib.types for e in t.examples] + [d for t in lib.types for d in t.descriptions]
 
     def plain_offset(self) -> NDArray[np.float32]:
         """The library's mean exemplar minus its mean type description, times ``gap_shift``."""
@@ -283,15 +308,14 @@ class EmbeddingClassifier:
         if self._library_vectors is None or self._type_desc_vectors is None:
             with self._library_lock:
                 if self._library_vectors is None or self._type_desc_vectors is None:
-                    lib = self.library
-                    examples = [e for t in lib.types for e in t.examples]
-                    descs = [d for t in lib.types for d in t.descriptions]
-                    vecs = shipped_vectors(self.embedder.name, examples + descs)
+                    texts = self._library_texts()
+                    vecs = shipped_vectors(self.embedder.name, texts)
                     if vecs is None:
-                        vecs = self.embedder.embed(examples + descs)
-                    ex_vecs, desc_vecs = vecs[: len(examples)], vecs[len(examples) :]
+                        vecs = self.embedder.embed(texts)
+                    n_examples = sum(len(t.examples) for t in self.library.types)
+                    ex_vecs, desc_vecs = vecs[:n_examples], vecs[n_examples:]
                     per_type, at = [], 0
-                    for t in lib.types:
+                    for t in self.library.types:
                         per_type.append(desc_vecs[at : at + len(t.descriptions)])
                         at += len(t.descriptions)
                     self._type_desc_vectors = per_type
@@ -444,9 +468,7 @@ class EmbeddingClassifier:
             neutral_types=tuple(lib.types[j].name for j in range(len(lib.types)) if neutral[j]),
             type_groups={name: tuple(gs) for name, gs in type_groups.items()},
             adapter_floor=self.adapter.floor + s.floor_shift if self.adapter.learned else None,
-            description_words=tuple(
-                self.idf().weights(p.custom_task.description) for p in router.policies
-            ),
+            description_words=self.idf().router([p.custom_task.description for p in router.policies]),
         )
 
     # ----- classify -----
@@ -515,13 +537,15 @@ class EmbeddingClassifier:
             w = self.settings.adapter_weight
             for i, cos in enumerate(cosines.tolist()):
                 best[i] += w * cos
-                via[i] += f"|{w * cos:.4f}"
-            best[n] += w * c.adapter_floor
-            if via[n]:
-                via[n] += f"|{w * c.adapter_floor:.4f}"
+                via[i] += f"|adapter={w * cos:.4f}"
+            if via[n]:  # no fallback groups: nothing for the floor to add to
+                best[n] += w * c.adapter_floor
+                via[n] += f"|floor={w * c.adapter_floor:.4f}"
         if self.settings.lexical_weight and c.description_words:
-            for i, share in enumerate(overlaps(last, c.description_words)):
+            instruction = split_instruction(last) or last  # pasted material is not the request
+            for i, share in enumerate(overlaps(instruction, c.description_words)):
                 best[i] += self.settings.lexical_weight * share
+                via[i] += f"|words={self.settings.lexical_weight * share:.4f}"
         names = [*c.tasks, FALLBACK]
         return (
             c,
@@ -603,11 +627,12 @@ def _zscore(a: NDArray[np.float32]) -> NDArray[np.float32]:
 
 
 def _label(via: str) -> str:
-    """``type:NAME`` / ``examples:TASK`` / ``description``, optionally ``|0.31`` (what the
-    description adapter added), in words."""
-    group, _, adapter = via.partition("|")
+    """``type:NAME`` / ``examples:TASK`` / ``description``, then what else was added
+    (``|adapter=0.31|words=-0.05``), in words."""
+    group, *added = via.split("|")
+    extras = [f"{name} {float(value):+.2f}" for name, _, value in (a.partition("=") for a in added)]
     label = _group_label(group)
-    return f"{label} + adapter {float(adapter):.2f}" if adapter else label
+    return f"{label} with {' and '.join(extras)}" if extras else label
 
 
 def _group_label(group: str) -> str:

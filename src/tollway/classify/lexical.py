@@ -16,8 +16,9 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
-_WORD = re.compile(r"[a-z][a-z0-9]+")
+_WORD = re.compile(r"[^\W\d_][^\W_]+")
 
 _STOP = (
     "a an the and or of to for in on with from by as at is are be this that these those it its "
@@ -53,7 +54,26 @@ def stem(word: str) -> str:
 
 
 def content_words(text: str) -> frozenset[str]:
-    return frozenset(stem(w) for w in _WORD.findall(text.lower()) if w not in STOP_WORDS)
+    return frozenset(stem(w) for w in set(_WORD.findall(text.lower())) if w not in STOP_WORDS)
+
+
+def english_share(text: str) -> float:
+    """The share of ``text``'s words that are English function words (about a third in an
+    English task description, next to none in a French or German one)."""
+    words = _WORD.findall(text.lower())
+    return sum(w in STOP_WORDS for w in words) / len(words) if words else 0.0
+
+
+ENGLISH_SHARE = 0.10
+"""Task descriptions with fewer English function words than this, all taken together, are taken
+for another language (the English ones of 55 routers: 0.15 and up, each alone)."""
+
+
+@dataclass(frozen=True)
+class DescriptionWords:
+    weights: Mapping[str, float]
+    """Each content word (stemmed) and its weight."""
+    total: float
 
 
 class Idf:
@@ -64,16 +84,24 @@ class Idf:
         self.size = len(docs)
         self.frequency = Counter(w for d in docs for w in d)
 
-    def weights(self, text: str) -> dict[str, float]:
-        """Each content word of ``text`` with its weight."""
+    def description(self, text: str) -> DescriptionWords:
         n = self.size
-        return {w: math.log((n + 1) / (self.frequency.get(w, 0) + 1)) for w in content_words(text)}
+        weights = {w: math.log((n + 1) / (self.frequency.get(w, 0) + 1)) for w in content_words(text)}
+        return DescriptionWords(weights, sum(weights.values()))
+
+    def router(self, descriptions: Sequence[str]) -> tuple[DescriptionWords, ...]:
+        """The words of a router's task descriptions; none when they are not in English (the stop
+        words and the stemming are English: a router in another language, or of bare labels
+        such as "Code review", is left as the encoder scores it)."""
+        if english_share(" ".join(descriptions)) < ENGLISH_SHARE:
+            return ()
+        return tuple(self.description(d) for d in descriptions)
 
 
-def overlaps(prompt: str, descriptions: Sequence[Mapping[str, float]]) -> list[float]:
-    """For each description, the weighed share of its words found in ``prompt``, minus the mean
-    over descriptions."""
+def overlaps(prompt: str, descriptions: Sequence[DescriptionWords]) -> list[float]:
+    """For each description, the weighed share of its words found in ``prompt``'s head, minus
+    the mean over descriptions (all zero for a single task)."""
     words = content_words(prompt[:HEAD_CHARS])
-    shares = [sum(x for w, x in d.items() if w in words) / (sum(d.values()) or 1.0) for d in descriptions]
+    shares = [sum(x for w, x in d.weights.items() if w in words) / (d.total or 1.0) for d in descriptions]
     mean = sum(shares) / (len(shares) or 1)
     return [s - mean for s in shares]
