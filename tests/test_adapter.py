@@ -219,3 +219,15 @@ def test_the_penalty_gradient_matches_finite_differences() -> None:
             assert grads[i].reshape(-1)[j] == pytest.approx(
                 (shifted[0] - shifted[1]) / 2e-3, rel=1e-2, abs=1e-4
             )
+
+
+def test_replaced_settings_compile_the_router_anew() -> None:
+    router = next(
+        iter(load_config(Path(__file__).parents[1] / "examples" / "tutorial-router.json").routers.values())
+    )
+    clf = EmbeddingClassifier(embedder=default_classifier().embedder)
+    before = clf.compiled(router)
+    clf.settings = Settings(floor_shift=0.0)
+    after = clf.compiled(router)
+    assert after is not before
+    assert after.adapter_floor == pytest.approx(before.adapter_floor + 0.05)

@@ -326,6 +326,7 @@ class EmbeddingClassifier:
         return (
             self.embedder.name,
             id(self.library),
+            self.settings,  # replaced settings compile anew (the adapter stays as first chosen)
             router.match_threshold,
             tuple((p.name, p.custom_task.description, p.custom_task.examples) for p in router.policies),
         )
