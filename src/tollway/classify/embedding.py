@@ -528,31 +528,33 @@ class EmbeddingClassifier:
             if score > best[target]:
                 best[target] = score
                 via[target] = c.group_names[g]
-        cosines = c.descriptions @ v
-        desc = (cosines + c.description_bonus).tolist()
+        cosines, bonus = (c.descriptions @ v).tolist(), c.description_bonus.tolist()
         for i in range(n):
-            if desc[i] > best[i]:
-                best[i] = desc[i]
+            if cosines[i] + bonus[i] > best[i]:
+                best[i] = cosines[i] + bonus[i]
                 via[i] = "description"
         if c.adapter_floor is not None:  # a learned adapter: its cosines are evidence of their own
-            w = self.settings.adapter_weight
-            for i, cos in enumerate(cosines.tolist()):
-                best[i] += w * cos
-                via[i] += f"|adapter={w * cos:.4f}"
+            self._add(best, via, "adapter", self.settings.adapter_weight, cosines)
             if via[n]:  # no fallback groups: nothing for the floor to add to
-                best[n] += w * c.adapter_floor
-                via[n] += f"|floor={w * c.adapter_floor:.4f}"
+                best[n] += self.settings.adapter_weight * c.adapter_floor
+                via[n] += f"|floor={self.settings.adapter_weight * c.adapter_floor:.4f}"
         if self.settings.lexical_weight and c.description_words:
             instruction = split_instruction(last) or last  # pasted material is not the request
-            for i, share in enumerate(overlaps(instruction, c.description_words)):
-                best[i] += self.settings.lexical_weight * share
-                via[i] += f"|words={self.settings.lexical_weight * share:.4f}"
+            shares = overlaps(instruction, c.description_words)
+            self._add(best, via, "words", self.settings.lexical_weight, shares)
         names = [*c.tasks, FALLBACK]
         return (
             c,
             {names[i]: round(best[i], 4) for i in range(n + 1)},
             {names[i]: via[i] for i in range(n + 1)},
         )
+
+    @staticmethod
+    def _add(best: list[float], via: list[str], name: str, weight: float, values: list[float]) -> None:
+        """Add ``weight`` times each task's value to its score, and say so in ``via``."""
+        for i, value in enumerate(values):
+            best[i] += weight * value
+            via[i] += f"|{name}={weight * value:.4f}"
 
     def decide(self, router: RouterConfig, messages: Messages) -> Match:
         """Synchronous ``classify``."""
