@@ -14,6 +14,7 @@ from tollway import Router, RulesClassifier
 from tollway.config import load_config
 from tollway.server.app import TollwayApp
 from tollway.server.auth import Credentials
+from tollway.server.chat import MAX_BODY_BYTES
 from tollway.simulate import Latency, SimulatedProvider
 from tollway.stores.routers import SQLiteRouterStore
 
@@ -25,13 +26,17 @@ PATH = "/v2/gen-ai/models/routers"
 NEW = {**TUTORIAL, "name": "support-router"}
 
 
-def make_app(db: Path, **credentials: Any) -> TollwayApp:
+def make_app(db: Path, max_body_bytes: int = MAX_BODY_BYTES, **credentials: Any) -> TollwayApp:
     router = Router(
         load_config(TUTORIAL), classifier=RULES, simulate=SimulatedProvider(latency={"*": Latency()})
     )
     options = {"admin_token": ADMIN, **credentials}
     return TollwayApp(
-        router, credentials=Credentials(**options), store=SQLiteRouterStore(db), owns_router=True
+        router,
+        credentials=Credentials(**options),
+        store=SQLiteRouterStore(db),
+        max_body_bytes=max_body_bytes,
+        owns_router=True,
     )
 
 
@@ -221,8 +226,7 @@ async def test_each_credential_is_refused_on_the_other_plane(
 
 
 async def test_control_plane_is_off_without_an_admin_token(tmp_path: Path) -> None:
-    router = Router(load_config(TUTORIAL), classifier=RULES, simulate=True)
-    app = TollwayApp(router, store=SQLiteRouterStore(tmp_path / "r.sqlite3"), owns_router=True)
+    app = make_app(tmp_path / "r.sqlite3", admin_token=None)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
         response = await c.post(PATH, json=NEW, headers={"authorization": "Bearer anything"})
     assert response.status_code == 403 and "TOLLWAY_ADMIN_TOKEN" in response.json()["message"]
@@ -230,14 +234,7 @@ async def test_control_plane_is_off_without_an_admin_token(tmp_path: Path) -> No
 
 
 async def test_an_oversize_body_is_413_request_too_large(tmp_path: Path) -> None:
-    router = Router(load_config(TUTORIAL), classifier=RULES, simulate=True)
-    app = TollwayApp(
-        router,
-        credentials=Credentials(admin_token=ADMIN),
-        store=SQLiteRouterStore(tmp_path / "r.sqlite3"),
-        max_body_bytes=2_000,
-        owns_router=True,
-    )
+    app = make_app(tmp_path / "r.sqlite3", max_body_bytes=2_000)
     big = {**NEW, "description": "x" * 5_000}
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as c:
         response = await c.post(PATH, json=big, headers={"authorization": f"Bearer {ADMIN}"})
