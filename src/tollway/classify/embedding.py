@@ -26,7 +26,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -216,6 +216,16 @@ def conversation_parts(messages: Messages) -> tuple[str, str, str]:
     last = users[-1]
     first = users[0] if len(users) > 1 else ""
     return last, first, system
+
+
+class _Parts(NamedTuple):
+    """What ``classify`` reads of a conversation: the texts to embed and their weights, the
+    latest user turn, and its request (the instruction alone when material is pasted under it)."""
+
+    texts: list[str]
+    weights: list[float]
+    last: str
+    request: str
 
 
 class EmbeddingClassifier:
@@ -474,7 +484,7 @@ class EmbeddingClassifier:
 
     # ----- classify -----
 
-    def _parts(self, messages: Messages) -> tuple[list[str], list[float], str]:
+    def _parts(self, messages: Messages) -> _Parts:
         s = self.settings
         last, first, system = conversation_parts(messages)
         texts = [last or " "]
@@ -491,7 +501,7 @@ class EmbeddingClassifier:
             weights[0] *= s.pasted_weight
             texts.append(instruction)
             weights.append(s.last_weight)
-        return texts, weights, last
+        return _Parts(texts, weights, last, instruction or last)
 
     @staticmethod
     def _combine(vecs: Vectors, weights: list[float]) -> Vectors:
@@ -502,23 +512,23 @@ class EmbeddingClassifier:
     def embed_conversation(self, messages: Messages) -> Vectors:
         """One unit vector for the whole conversation: the latest user turn, the first user turn
         (weighted up when the latest is a short follow-up) and the system prompt."""
-        texts, weights, _ = self._parts(messages)
-        return self._combine(self.embedder.embed(texts), weights)
+        parts = self._parts(messages)
+        return self._combine(self.embedder.embed(parts.texts), parts.weights)
 
     def scores(
         self, router: RouterConfig, messages: Messages
     ) -> tuple[CompiledRouter, dict[str, float], dict[str, str]]:
         """Per-target scores (tasks and ``fallback``) and the group that gave each."""
-        texts, weights, last = self._parts(messages)
-        vector = self._combine(self.embedder.embed(texts), weights)
-        return self._scores(self.compiled(router), vector, last)
+        parts = self._parts(messages)
+        vector = self._combine(self.embedder.embed(parts.texts), parts.weights)
+        return self._scores(self.compiled(router), vector, parts)
 
     def _scores(
-        self, c: CompiledRouter, v: Vectors, last: str
+        self, c: CompiledRouter, v: Vectors, parts: _Parts
     ) -> tuple[CompiledRouter, dict[str, float], dict[str, str]]:
         gs = c.group_scores(v) if len(c.group_names) else np.zeros(0, np.float32)
         if self.settings.signal_weight:
-            for g, bonus in bonuses(last, c.type_groups, self.settings.signal_weight).items():
+            for g, bonus in bonuses(parts.last, c.type_groups, self.settings.signal_weight).items():
                 gs[g] += bonus
         n = len(c.tasks)
         # Plain floats from here: a per-group loop over numpy scalars costs more than the maths.
@@ -539,8 +549,7 @@ class EmbeddingClassifier:
                 best[n] += self.settings.adapter_weight * c.adapter_floor
                 via[n] += f"|floor={self.settings.adapter_weight * c.adapter_floor:.4f}"
         if self.settings.lexical_weight and c.description_words:
-            instruction = split_instruction(last) or last  # pasted material is not the request
-            shares = overlaps(instruction, c.description_words)
+            shares = overlaps(parts.request, c.description_words)
             self._add(best, via, "words", self.settings.lexical_weight, shares)
         names = [*c.tasks, FALLBACK]
         return (
@@ -565,13 +574,13 @@ class EmbeddingClassifier:
         evaluation; a request path calls ``classify``)."""
         c = self.compiled(router)
         parts = [self._parts(m) for m in conversations]
-        flat = [t for texts, _, _ in parts for t in texts]
+        flat = [t for p in parts for t in p.texts]
         vecs = self.embedder.embed(flat) if flat else np.zeros((0, 1), np.float32)
         out, at = [], 0
-        for texts, weights, last in parts:
-            v = self._combine(vecs[at : at + len(texts)], weights)
-            at += len(texts)
-            out.append(self._match(*self._scores(c, v, last)))
+        for p in parts:
+            v = self._combine(vecs[at : at + len(p.texts)], p.weights)
+            at += len(p.texts)
+            out.append(self._match(*self._scores(c, v, p)))
         return out
 
     def _match(self, c: CompiledRouter, scores: dict[str, float], via: dict[str, str]) -> Match:
