@@ -47,7 +47,7 @@ from tollway.classify.base import Match, Messages
 from tollway.classify.embedders import clip_text
 from tollway.classify.embedding import conversation_parts
 from tollway.config import RouterConfig, load_config
-from tollway.evaluate import load_rows
+from tollway.evaluate import load_rows, right_answers
 
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIAL = ROOT / "examples" / "tutorial-router.json"
@@ -212,7 +212,7 @@ def routers_table(classifier: EmbeddingClassifier, paths: list[Path], as_json: b
     out = []
     for router, rows in labelled_routers(paths):
         matches = classifier.decide_many(router, [r["messages"] for r in rows])
-        ok = sum((m.task or "fallback") == r["route"] for m, r in zip(matches, rows, strict=True))
+        ok = right_answers(matches, rows)
         *grid, fixed_acc = cosine_accuracies(router, rows, [*GRID, FIXED_THRESHOLD])
         base_acc, threshold = max(zip(grid, GRID, strict=True))
         out.append(
@@ -288,7 +288,7 @@ def leave_source_out(router: RouterConfig, rows: list[dict[str, Any]]) -> dict[s
             embedder=default_embedder(), library=without.library, adapter=fit_for(without, episodes)
         )
         matches = clf.decide_many(router, [r["messages"] for r in sub])
-        ok = sum((m.task or "fallback") == r["route"] for m, r in zip(matches, sub, strict=True))
+        ok = right_answers(matches, sub)
         out[source] = round(ok / len(sub), 4)
         correct += ok
     if out:

@@ -20,6 +20,7 @@ from tollway.classify.embedding import conversation_parts, split_instruction
 from tollway.classify.exemplars import default_library
 from tollway.classify.features import signals
 from tollway.config import RouterConfig, load_config
+from tollway.evaluate import right_answers
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT.parent / "shared" / "eval" / "routing-dev.jsonl"
@@ -49,8 +50,7 @@ def user(text: str) -> list[dict[str, str]]:
 
 def accuracy(clf: EmbeddingClassifier, router: RouterConfig, rows: list[dict[str, Any]]) -> float:
     matches = clf.decide_many(router, [r["messages"] for r in rows])
-    ok = sum((m.task or "fallback") == r["route"] for m, r in zip(matches, rows, strict=True))
-    return float(ok) / len(rows)
+    return right_answers(matches, rows) / len(rows)
 
 
 @pytest.mark.skipif(not DEV.exists(), reason="shared eval data not present")

@@ -15,8 +15,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .classify.base import Classifier
+from .classify.base import Classifier, Match
 from .config import FALLBACK, RouterConfig
+
+
+def right_answers(matches: Iterable[Match], rows: Iterable[Mapping[str, Any]]) -> int:
+    """How many ``matches`` name each row's labelled route (no task: the fallback)."""
+    return sum((m.task or FALLBACK) == r["route"] for m, r in zip(matches, rows, strict=True))
 
 
 def load_rows(path: str | Path) -> list[dict[str, Any]]:

@@ -23,13 +23,13 @@ import numpy as np
 from tollway.classify import EmbeddingClassifier, default_classifier
 from tollway.classify.adapter import FILE
 from tollway.classify.adapter_fit import fit_for, labelled_routers, router_episode
+from tollway.evaluate import right_answers
 
 ROUTERS = Path(__file__).resolve().parents[4] / "examples" / "routers"
 
 
 def accuracy(matches: list[Any], rows: list[dict[str, Any]]) -> float:
-    right = sum((m.task or "fallback") == r["route"] for m, r in zip(matches, rows, strict=True))
-    return float(right) / len(rows)
+    return right_answers(matches, rows) / len(rows)
 
 
 def cross_validate(paths: list[Path]) -> None:
