@@ -37,7 +37,7 @@ from .base import Match, Messages
 from .embedders import Embedder, Vectors, default_embedder
 from .exemplars import Library, default_library
 from .features import bonuses
-from .lexical import DescriptionWords, Idf, overlaps
+from .lexical import HEAD_CHARS, DescriptionWords, Idf, overlaps
 from .vectors import key_of, shipped_vectors
 
 FALLBACK = "fallback"
@@ -189,7 +189,7 @@ def split_instruction(text: str, min_pasted: int = 80) -> str | None:
     any greeting) when at least ``min_pasted`` characters follow it, else the text around a long
     quotation. Only the head of a long turn is read, and the quotation rule only when the head
     holds few quote marks, so a decision never waits on these regular expressions."""
-    text = text[:2000].strip()
+    text = text[:HEAD_CHARS].strip()
     lines = text.split("\n")
     skip = 0
     while skip < min(len(lines) - 1, 3) and _lead_in(lines[skip]):

@@ -31,7 +31,8 @@ STOP_WORDS = frozenset(_STOP.split())
 """Function words, and the words every task description uses ("requests to write ...")."""
 
 HEAD_CHARS = 2000
-"""Only the head of a prompt is read: pasted material further down says little about the task."""
+"""Only the head of a turn is read, here and by ``split_instruction``: pasted material further
+down says little about the task, and a decision never waits on a long turn's text."""
 
 
 def stem(word: str) -> str:
