@@ -67,3 +67,18 @@ def test_a_bad_config_is_a_clear_error_not_a_traceback(tmp_path, capsys):
     bad.write_text("name: x\npolicies: []\n")
     assert main(["route", "--config", str(bad), "hi"]) == 2
     assert "at least one policy" in capsys.readouterr().err
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`tollway models | head -1`: the pipe closes under the command; it stops quietly."""
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first line is written
+    code = "import sys; from tollway.cli import main; sys.exit(main(['models']))"
+    proc = subprocess.run([sys.executable, "-c", code], stdout=write, stderr=subprocess.PIPE, text=True)
+    os.close(write)
+    assert proc.returncode == 1
+    assert proc.stderr == ""

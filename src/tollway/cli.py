@@ -35,6 +35,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, RequestError) as exc:
         print(f"tollway: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `tollway eval ... | head`: the reader left; nothing to report
+        _silence_stdout()
+        return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush does not fail again."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def _parser() -> argparse.ArgumentParser:
