@@ -12,11 +12,15 @@ to do, prompts *are* requests. So a router is compiled once (per distinct set of
    subject, which count for neither;
 3. a prompt is embedded once (the whole conversation: latest user turn, first user turn and system
    prompt, weighted; the instruction of a turn that carries pasted material also on its own) and
-   scored against every group of neighbours (mean of the top-k cosines); each task's score then
-   gains the prompt's cosine to its moved description, the fallback's the adapter's floor;
-   the best task wins unless a fallback group scores higher or the score is under the threshold.
+   scored against every group of neighbours (mean of the top-k cosines, plus a bonus where
+   the prompt's shape or its opening verb points at a group's type: ``features``, ``intents``);
+   each task's score then gains the prompt's cosine to its moved description and its word
+   overlap, the fallback's the adapter's floor; a task about labelling texts loses a penalty
+   when nothing in the conversation asks for labels; the best task wins unless a fallback
+   group scores higher or the score is under the threshold.
 
-``classify`` is one embedding, a matrix-vector product and a word overlap.
+``classify`` is one embedding, a matrix-vector product, a word overlap and a few regular
+expressions over the head of the request.
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ from .adapter import DescriptionAdapter, shipped_adapter
 from .base import Match, Messages
 from .embedders import Embedder, Vectors, default_embedder
 from .exemplars import Library, default_library
-from .features import bonuses
+from .features import bonuses, signals
+from .intents import asks_for_labels, describes_labelling, intents
 from .lexical import HEAD_CHARS, DescriptionWords, Idf, overlaps
 from .vectors import key_of, shipped_vectors
 
@@ -97,6 +102,14 @@ class Settings:
     """A latest user turn shorter than this is a follow-up: the first turn then weighs as much."""
     signal_weight: float = 0.1
     """Bonus to a library type's score per structural signal (see ``features``)."""
+    intent_weight: float = 0.3
+    """Bonus to a library type's score when the request's opening words ask for that kind of
+    work ("translate ...", "summarize ...", "write a tweet ...": see ``intents``)."""
+    unasked_label_penalty: float = 0.3
+    """Taken from a task about labelling texts (its description asks to classify, categorise,
+    label or triage, and its closest library type is text classification) when nothing in the
+    conversation asks for labels: such a task's description matches the *texts* it labels, so
+    a customer's own question would otherwise look like a request to label it."""
     pasted_weight: float = 0.5
     """When the latest turn is an instruction followed by pasted material (a text to translate,
     notes to summarise), the instruction is embedded on its own with weight 1 and the whole turn
@@ -140,6 +153,8 @@ class CompiledRouter:
     cosine to the moved description (``Settings.adapter_weight``, ``Settings.floor_shift``)."""
     description_words: tuple[DescriptionWords, ...] = ()
     """Each task description's content words and their weights (``lexical``)."""
+    labelling: tuple[bool, ...] = ()
+    """Per task: is it about labelling texts (``Settings.unasked_label_penalty``)."""
 
     def group_scores(self, vector: Vectors) -> NDArray[np.float32]:
         """Each group's mean of its top-k cosines to ``vector``."""
@@ -220,12 +235,14 @@ def conversation_parts(messages: Messages) -> tuple[str, str, str]:
 
 class _Parts(NamedTuple):
     """What ``classify`` reads of a conversation: the texts to embed and their weights, the
-    latest user turn, and its request (the instruction alone when material is pasted under it)."""
+    latest user turn, its request (the instruction alone when material is pasted under it), and
+    whether anything in it asks for labels."""
 
     texts: list[str]
     weights: list[float]
     last: str
     request: str
+    asks_labels: bool
 
 
 class EmbeddingClassifier:
@@ -480,6 +497,12 @@ class EmbeddingClassifier:
             type_groups={name: tuple(gs) for name, gs in type_groups.items()},
             adapter_floor=self.adapter.floor + s.floor_shift if self.adapter.learned else None,
             description_words=self.idf().router([p.custom_task.description for p in router.policies]),
+            labelling=tuple(
+                bool(claims[t])
+                and claims[t][0].type == "text-classification"
+                and describes_labelling(p.custom_task.description)
+                for t, p in zip(tasks, router.policies, strict=True)
+            ),
         )
 
     # ----- classify -----
@@ -501,7 +524,8 @@ class EmbeddingClassifier:
             weights[0] *= s.pasted_weight
             texts.append(instruction)
             weights.append(s.last_weight)
-        return _Parts(texts, weights, last, instruction or last)
+        asked = [message_text(m) for m in messages if m.get("role") in ("user", "system", "developer")]
+        return _Parts(texts, weights, last, instruction or last, asks_for_labels(asked))
 
     @staticmethod
     def _combine(vecs: Vectors, weights: list[float]) -> Vectors:
@@ -526,10 +550,12 @@ class EmbeddingClassifier:
     def _scores(
         self, c: CompiledRouter, v: Vectors, parts: _Parts
     ) -> tuple[CompiledRouter, dict[str, float], dict[str, str]]:
+        s = self.settings
         gs = c.group_scores(v) if len(c.group_names) else np.zeros(0, np.float32)
-        if self.settings.signal_weight:
-            for g, bonus in bonuses(parts.last, c.type_groups, self.settings.signal_weight).items():
-                gs[g] += bonus
+        for evidence, weight in ((signals, s.signal_weight), (intents, s.intent_weight)):
+            if weight:
+                for g, bonus in bonuses(evidence(parts.last), c.type_groups, weight).items():
+                    gs[g] += bonus
         n = len(c.tasks)
         # Plain floats from here: a per-group loop over numpy scalars costs more than the maths.
         best = [-1.0] * (n + 1)
@@ -544,13 +570,17 @@ class EmbeddingClassifier:
                 best[i] = cosines[i] + bonus[i]
                 via[i] = "description"
         if c.adapter_floor is not None:  # a learned adapter: its cosines are evidence of their own
-            self._add(best, via, "adapter", self.settings.adapter_weight, cosines)
+            self._add(best, via, "adapter", s.adapter_weight, cosines)
             if via[n]:  # no fallback groups: nothing for the floor to add to
-                best[n] += self.settings.adapter_weight * c.adapter_floor
-                via[n] += f"|floor={self.settings.adapter_weight * c.adapter_floor:.4f}"
-        if self.settings.lexical_weight and c.description_words:
+                best[n] += s.adapter_weight * c.adapter_floor
+                via[n] += f"|floor={s.adapter_weight * c.adapter_floor:.4f}"
+        if s.lexical_weight and c.description_words:
             shares = overlaps(parts.request, c.description_words)
-            self._add(best, via, "words", self.settings.lexical_weight, shares)
+            self._add(best, via, "words", s.lexical_weight, shares)
+        if s.unasked_label_penalty and not parts.asks_labels:
+            for i in (i for i, labels in enumerate(c.labelling) if labels):
+                best[i] -= s.unasked_label_penalty
+                via[i] += f"|no labels asked={-s.unasked_label_penalty:.4f}"
         names = [*c.tasks, FALLBACK]
         return (
             c,
@@ -623,9 +653,10 @@ class EmbeddingClassifier:
         """Which library types each task claimed, and which stand for the fallback."""
         c = self.compiled(router)
         lines = []
-        for task in c.tasks:
+        for task, labelling in zip(c.tasks, c.labelling or [False] * len(c.tasks), strict=True):
             claimed = ", ".join(f"{cl.type} ({cl.affinity:.2f})" for cl in c.claims[task])
-            lines.append(f"{task}: {claimed or '(no library type; its description and examples)'}")
+            note = "; labels texts: needs a request for labels" if labelling else ""
+            lines.append(f"{task}: {claimed or '(no library type; its description and examples)'}{note}")
         lines.append(f"fallback: {', '.join(c.fallback_types) or '(none)'}")
         if c.neutral_types:
             lines.append(f"neither (near a task, claimed by none): {', '.join(c.neutral_types)}")

@@ -58,12 +58,9 @@ def signals(text: str) -> dict[str, float]:
     return out
 
 
-def bonuses(text: str, type_groups: Mapping[str, tuple[int, ...]], weight: float) -> dict[int, float]:
-    """Group index -> score bonus for the groups of the types the signals point at."""
-    if weight == 0:
-        return {}
-    return {
-        g: weight * value
-        for name, value in signals(text).items()
-        for g in type_groups.get(name, ())
-    }
+def bonuses(
+    evidence: Mapping[str, float], type_groups: Mapping[str, tuple[int, ...]], weight: float
+) -> dict[int, float]:
+    """Group index -> score bonus for the groups of the types that ``evidence`` (type name ->
+    strength, from ``signals`` or ``intents.intents``) points at."""
+    return {g: weight * value for name, value in evidence.items() for g in type_groups.get(name, ())}
