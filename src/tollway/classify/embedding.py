@@ -53,7 +53,9 @@ class Settings:
     """Knobs of the embedded classifier. Defaults were chosen on the dev set and twelve labelled
     routers, then checked once on fifteen routers written blind by others; the adapter's two
     under leave-one-router-out over those 27, then checked once on eighteen more written blind
-    (all 45 are in examples/routers; docs/classifier.md has every figure)."""
+    (all 45 are in examples/routers); the intent weight and the labelling penalty on three sets
+    of the tutorial router's prompts written blind and five-fold CV by router, then checked
+    once on two more sets and six more routers (docs/classifier.md has every figure)."""
 
     k: int = 3
     """Neighbours averaged per group."""
