@@ -78,7 +78,10 @@ def test_a_reader_that_leaves_early_gets_no_traceback():
     read, write = os.pipe()
     os.close(read)  # the reader is gone before the first line is written
     code = "import sys; from tollway.cli import main; sys.exit(main(['models']))"
-    proc = subprocess.run([sys.executable, "-c", code], stdout=write, stderr=subprocess.PIPE, text=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout block-buffered
+    proc = subprocess.run(
+        [sys.executable, "-c", code], stdout=write, stderr=subprocess.PIPE, text=True, env=env
+    )
     os.close(write)
     assert proc.returncode == 1
     assert proc.stderr == ""

@@ -31,6 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         code: int = args.run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
         return code
     except (ConfigError, RequestError) as exc:
         print(f"tollway: {exc}", file=sys.stderr)
