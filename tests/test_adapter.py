@@ -180,7 +180,7 @@ def test_the_explanation_shows_what_the_adapter_added() -> None:
     router = next(
         iter(load_config(Path(__file__).parents[1] / "examples" / "tutorial-router.json").routers.values())
     )
-    messages = [{"role": "user", "content": "Label this review as positive or negative: 'Loved it.'"}]
+    messages = [{"role": "user", "content": "Is this review positive or negative? 'Loved it.'"}]
     learned = default_classifier().decide(router, messages)
     plain = EmbeddingClassifier(
         embedder=default_classifier().embedder, settings=Settings(learned_adapter=False)

@@ -10,7 +10,14 @@ from typing import Any
 import pytest
 
 from tollway.classify import EmbeddingClassifier, Settings, default_classifier
-from tollway.classify.intents import asks_for_labels, describes_labelling, intents, request_head
+from tollway.classify.intents import (
+    asks_for_labels,
+    categories,
+    cue_text,
+    describes_labelling,
+    intents,
+    request_head,
+)
 from tollway.config import RouterConfig, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +58,13 @@ def user(text: str, system: str | None = None) -> list[dict[str, str]]:
         ("write a sql query to find customers with 3 failed payments", "sql-database"),
         ("categorize: app crashes when i upload a png", "text-classification"),
         ("category? 'can i pay by wire transfer'", "text-classification"),
+        ("**Summarize** the following notes", "summarization"),
+        ("1. Translate this into French", "translation"),
+        ("I'd like you to translate this", "translation"),
+        ("Make this email sound friendlier", "editing"),
+        ("Turn these notes into a memo", "editing"),
+        ("Write a bash one-liner to count files", "code-generation"),
+        ("lbl this for the queue: webhooks firing twice", "text-classification"),
     ],
 )
 def test_the_opening_words_name_the_kind_of_work(text: str, kind: str) -> None:
@@ -66,6 +80,25 @@ def test_the_opening_words_name_the_kind_of_work(text: str, kind: str) -> None:
         "Our customers keep asking us to translate the app. Is that on the roadmap?",  # not opening
         "give me some advice on my resume",
         "resume my paused subscription please",  # English "resume" is not the Spanish verb
+        # customers' questions and bug reports that open with a verb-like noun: no object at hand
+        "Polish invoices show the wrong VAT rate, why?",
+        "Edit the invoice after sending it, is that possible?",
+        "Give me a new code please, the 2fa sms never arrived",
+        "Recap: I paid twice and nobody answered",
+        "Parse error when importing my CSV of contacts",
+        "Create a copy of my last invoice?",
+        "Translated invoices arrive garbled in Outlook",
+        "Shorten my billing cycle to monthly?",
+        "Tag not showing on my invoices",
+        "What category should I pick for a refund request in your form?",
+        "I need to translate our invoices into French - which plan supports that?",
+        "Can you extract line items from uploaded PDF receipts?",
+        "Could you label invoices by client automatically?",
+        "Draft emails aren't saving",
+        "Label printer not working",
+        "Triage queue is empty since Monday",
+        "Corrige el error de facturación",
+        "Edit the invoice, can't I?",
     ],
 )
 def test_questions_and_mentions_ask_for_no_kind_of_work(text: str) -> None:
@@ -75,16 +108,30 @@ def test_questions_and_mentions_ask_for_no_kind_of_work(text: str) -> None:
 def test_the_head_skips_greetings_and_politeness() -> None:
     assert request_head("Hey! Could you please summarize this?").startswith("summarize")
     assert request_head("ok now translate it").startswith("translate")
-    assert len(request_head("x" * 10_000)) <= 120
+    assert request_head("Bonjour, pouvez-vous traduire ceci").startswith("traduire")
+    assert request_head("- **Rewrite** this") == "Rewrite** this"
+    assert request_head("x" * 10_000) == "x" * 120
 
 
-def test_a_labelling_cue_is_found_anywhere_in_the_conversation() -> None:
-    assert asks_for_labels(["You are a ticket triage bot.", "'2fa codes never arrive by sms'"])
-    assert asks_for_labels(["ticket: 'export does nothing' -> category pls"])
-    assert asks_for_labels(["Kategorie bitte: 'Rechnung falsch'"])
-    assert not asks_for_labels(["Does the free plan include custom domains?"])
-    # a long paste: the cue after it is still read, in bounded time
-    assert asks_for_labels(["x " * 1_000_000 + "\nwhich queue should own this?"])
+def test_a_labelling_cue_is_found_in_what_the_classifier_reads() -> None:
+    assert asks_for_labels(cue_text(["You are a ticket triage bot.", "", "'2fa codes never arrive by sms'"]))
+    assert asks_for_labels(cue_text(["ticket: 'export does nothing' -> category pls"]))
+    assert asks_for_labels(cue_text(["Kategorie bitte: 'Rechnung falsch'"]))
+    assert asks_for_labels(cue_text(["Is this review positive or negative? 'Loved it.'"]))
+    assert not asks_for_labels(cue_text(["Does the free plan include custom domains?"]))
+    # a long paste: the cue after it is still read
+    assert asks_for_labels(cue_text(["x " * 1_000_000 + "\nwhich queue should own this?"]))
+    assert len(cue_text(["x" * 1_000_000])) < 3000
+
+
+def test_a_choice_among_the_tasks_own_categories_asks_for_labels() -> None:
+    labels = categories(TUTORIAL["policies"][0]["custom_task"]["description"])
+    assert labels == {"billing", "bug", "how-to", "account"}
+    assert asks_for_labels(cue_text(["billing, bug, how-to or account? 'I can't log in'"]), labels)
+    assert asks_for_labels(cue_text(["is this billing or account lol: 'pls cancel my sub'"]), labels)
+    # naming two of them in passing is a customer's question, not a choice
+    assert not asks_for_labels(cue_text(["Does deleting a workspace stop billing for my account?"]), labels)
+    assert not asks_for_labels(cue_text(["can i pay by card or wire?"]), labels)
 
 
 def test_a_task_describes_labelling_in_its_own_words() -> None:
@@ -130,9 +177,64 @@ def test_the_penalty_is_shown_and_falls_on_labelling_tasks_only(
     assert "no labels asked=-0.3000" in via["classify"]
     assert before["classify"] - scores["classify"] == pytest.approx(0.3, abs=1e-3)
     assert all("no labels asked" not in via[t] for t in ("customer-qa", "reasoning", "fallback"))
-    assert before["customer-qa"] == scores["customer-qa"]
+    assert before["customer-qa"] == pytest.approx(scores["customer-qa"])
     _, _, asked = clf.scores(tutorial, user("label this ticket: does merging two tickets notify anyone?"))
     assert "no labels asked" not in asked["classify"]
+
+
+def test_a_cue_in_the_first_turn_or_the_system_prompt_counts(
+    clf: EmbeddingClassifier, tutorial: RouterConfig
+) -> None:
+    conversation = [
+        {"role": "user", "content": "Classify these tickets for me, one at a time."},
+        {"role": "assistant", "content": "Sure, send the first one."},
+        {"role": "user", "content": [{"type": "text", "text": "next: 'how do i set up recurring tasks'"}]},
+    ]
+    _, _, via = clf.scores(tutorial, conversation)
+    assert "no labels asked" not in via["classify"]
+    pipeline = [{"role": "system", "content": "Triage each message."}, {"role": "user", "content": None}]
+    _, _, via = clf.scores(tutorial, pipeline)
+    assert "no labels asked" not in via["classify"]
+
+
+def test_a_router_of_labelling_tasks_only_is_not_penalised(clf: EmbeddingClassifier) -> None:
+    body = {
+        "name": "labels-only",
+        "policies": [
+            {
+                "custom_task": {
+                    "name": "triage",
+                    "description": "Classify a support ticket as billing, bug, how-to or account.",
+                },
+                "models": ["openai-gpt-oss-20b"],
+            },
+            {
+                "custom_task": {
+                    "name": "sentiment",
+                    "description": "Label a review's sentiment as positive, neutral or negative.",
+                },
+                "models": ["openai-gpt-oss-20b"],
+            },
+        ],
+        "fallback_models": ["llama3.3-70b-instruct"],
+    }
+    router = next(iter(load_config(body).routers.values()))
+    compiled = clf.compiled(router)
+    assert compiled.labelling == ()
+    _, _, via = clf.scores(router, user("I was charged twice for March"))
+    assert not any("no labels asked" in v for v in via.values())
+
+
+def test_the_opening_words_are_shown_and_can_be_turned_off(
+    clf: EmbeddingClassifier, tutorial: RouterConfig
+) -> None:
+    text = user("translate to spanish: 'your invoice is attached, thanks for your business'")
+    m = clf.decide(tutorial, text)
+    assert m.task is None and "opening words +0.30" in m.explanation
+    off = EmbeddingClassifier(embedder=clf.embedder, settings=Settings(intent_weight=0.0))
+    _, scores, via = off.scores(tutorial, text)
+    assert "opening words" not in via["fallback"]
+    assert m.scores["fallback"] - scores["fallback"] == pytest.approx(0.3, abs=0.05)
 
 
 def test_the_compiled_router_names_its_labelling_tasks(
@@ -141,3 +243,22 @@ def test_the_compiled_router_names_its_labelling_tasks(
     lines = clf.explain_router(tutorial).splitlines()
     assert lines[0].startswith("classify: text-classification") and "needs a request for labels" in lines[0]
     assert not any("labels" in line for line in lines[1:])
+
+
+@pytest.mark.parametrize(
+    ("text", "route"),
+    [
+        ("Polish invoices show the wrong VAT rate, why?", "customer-qa"),
+        ("Translated invoices arrive garbled in Outlook", "customer-qa"),
+        ("Edit the invoice after sending it, is that possible?", "customer-qa"),
+        ("I need to translate our invoices into French - which plan supports that?", "customer-qa"),
+        ("Tag not showing on my invoices", "customer-qa"),
+        ("billing, bug, how-to or account? 'I can't log in after the update'", "classify"),
+        ("What kind of issue is this: 'I was charged twice this month'", "classify"),
+    ],
+)
+def test_questions_that_sound_like_instructions_route_by_what_they_ask(
+    clf: EmbeddingClassifier, tutorial: RouterConfig, text: str, route: str
+) -> None:
+    """Cases an independent review found misrouted by the first version of the intents."""
+    assert clf.decide(tutorial, user(text)).task == route

@@ -41,7 +41,7 @@ from .base import Match, Messages
 from .embedders import Embedder, Vectors, default_embedder
 from .exemplars import Library, default_library
 from .features import bonuses, signals
-from .intents import asks_for_labels, describes_labelling, intents
+from .intents import GREETING_WORDS, asks_for_labels, categories, cue_text, describes_labelling, intents
 from .lexical import HEAD_CHARS, DescriptionWords, Idf, overlaps
 from .vectors import key_of, shipped_vectors
 
@@ -109,9 +109,12 @@ class Settings:
     work ("translate ...", "summarize ...", "write a tweet ...": see ``intents``)."""
     unasked_label_penalty: float = 0.3
     """Taken from a task about labelling texts (its description asks to classify, categorise,
-    label or triage, and its closest library type is text classification) when nothing in the
-    conversation asks for labels: such a task's description matches the *texts* it labels, so
-    a customer's own question would otherwise look like a request to label it."""
+    label or triage, and the closest library type it claims is text classification) when
+    nothing the classifier reads of the conversation asks for labels or offers a choice among
+    the task's own categories (``intents.asks_for_labels``): such a task's description matches
+    the *texts* it labels, so a customer's own question would otherwise look like a request to
+    label it. Only where some other task could take the text: a router of labelling tasks alone
+    is left as it was."""
     pasted_weight: float = 0.5
     """When the latest turn is an instruction followed by pasted material (a text to translate,
     notes to summarise), the instruction is embedded on its own with weight 1 and the whole turn
@@ -157,6 +160,8 @@ class CompiledRouter:
     """Each task description's content words and their weights (``lexical``)."""
     labelling: tuple[bool, ...] = ()
     """Per task: is it about labelling texts (``Settings.unasked_label_penalty``)."""
+    label_categories: tuple[frozenset[str], ...] = ()
+    """Per task: the categories its description lists (a choice among them asks for labels)."""
 
     def group_scores(self, vector: Vectors) -> NDArray[np.float32]:
         """Each group's mean of its top-k cosines to ``vector``."""
@@ -188,11 +193,7 @@ def message_text(message: Mapping[str, Any]) -> str:
 _PASTE_AFTER = re.compile(r"(.{8,200}?)(?::\s*\n|\n)(.+)", re.S)
 _QUOTE_CHARS = "'\"\u201c\u2018\u00ab\u201d\u2019\u00bb"
 _QUOTED = re.compile("(['\"\u201c\u2018\u00ab])(.{40,}?)(['\"\u201d\u2019\u00bb])", re.S)
-_GREETING = re.compile(
-    r"(hi|hello|hey|hiya|dear|good (morning|afternoon|evening|day)|greetings|hope (you are|you're|"
-    r"this finds|all is)|thanks|thank you|cheers)\b",
-    re.I,
-)
+_GREETING = re.compile(rf"(?:{GREETING_WORDS}|hope (?:you are|you're|this finds|all is))\b", re.I)
 
 
 def _lead_in(line: str) -> bool:
@@ -238,13 +239,13 @@ def conversation_parts(messages: Messages) -> tuple[str, str, str]:
 class _Parts(NamedTuple):
     """What ``classify`` reads of a conversation: the texts to embed and their weights, the
     latest user turn, its request (the instruction alone when material is pasted under it), and
-    whether anything in it asks for labels."""
+    where a request for labels would be (``intents.cue_text``)."""
 
     texts: list[str]
     weights: list[float]
     last: str
     request: str
-    asks_labels: bool
+    cue: str
 
 
 class EmbeddingClassifier:
@@ -499,13 +500,25 @@ class EmbeddingClassifier:
             type_groups={name: tuple(gs) for name, gs in type_groups.items()},
             adapter_floor=self.adapter.floor + s.floor_shift if self.adapter.learned else None,
             description_words=self.idf().router([p.custom_task.description for p in router.policies]),
-            labelling=tuple(
-                bool(claims[t])
-                and claims[t][0].type == "text-classification"
-                and describes_labelling(p.custom_task.description)
-                for t, p in zip(tasks, router.policies, strict=True)
-            ),
+            **self._labelling(router, claims),
         )
+
+    @staticmethod
+    def _labelling(router: RouterConfig, claims: Mapping[str, tuple[Claim, ...]]) -> dict[str, Any]:
+        """Which tasks are about labelling texts, and their categories; none when every task's
+        description asks for labels (then no other task could take a text that does not)."""
+        describes = [describes_labelling(p.custom_task.description) for p in router.policies]
+        if all(describes):
+            return {}
+        labelling = tuple(
+            d and bool(claims[p.name]) and claims[p.name][0].type == "text-classification"
+            for p, d in zip(router.policies, describes, strict=True)
+        )
+        found = tuple(
+            categories(p.custom_task.description) if labels else frozenset()
+            for p, labels in zip(router.policies, labelling, strict=True)
+        )
+        return {"labelling": labelling, "label_categories": found}
 
     # ----- classify -----
 
@@ -526,8 +539,7 @@ class EmbeddingClassifier:
             weights[0] *= s.pasted_weight
             texts.append(instruction)
             weights.append(s.last_weight)
-        asked = [message_text(m) for m in messages if m.get("role") in ("user", "system", "developer")]
-        return _Parts(texts, weights, last, instruction or last, asks_for_labels(asked))
+        return _Parts(texts, weights, last, instruction or last, cue_text((system, first, last)))
 
     @staticmethod
     def _combine(vecs: Vectors, weights: list[float]) -> Vectors:
@@ -554,10 +566,15 @@ class EmbeddingClassifier:
     ) -> tuple[CompiledRouter, dict[str, float], dict[str, str]]:
         s = self.settings
         gs = c.group_scores(v) if len(c.group_names) else np.zeros(0, np.float32)
-        for evidence, weight in ((signals, s.signal_weight), (intents, s.intent_weight)):
+        told: dict[int, str] = {}  # group -> what its bonuses were, for the explanation
+        for name, evidence, weight in (
+            ("signals", signals, s.signal_weight),
+            ("opening words", intents, s.intent_weight),
+        ):
             if weight:
                 for g, bonus in bonuses(evidence(parts.last), c.type_groups, weight).items():
                     gs[g] += bonus
+                    told[g] = f"{told.get(g, '')}|{name}={bonus:.4f}"
         n = len(c.tasks)
         # Plain floats from here: a per-group loop over numpy scalars costs more than the maths.
         best = [-1.0] * (n + 1)
@@ -565,7 +582,7 @@ class EmbeddingClassifier:
         for g, (score, target) in enumerate(zip(gs.tolist(), c.group_target.tolist(), strict=True)):
             if score > best[target]:
                 best[target] = score
-                via[target] = c.group_names[g]
+                via[target] = c.group_names[g] + told.get(g, "")
         cosines, bonus = (c.descriptions @ v).tolist(), c.description_bonus.tolist()
         for i in range(n):
             if cosines[i] + bonus[i] > best[i]:
@@ -579,10 +596,11 @@ class EmbeddingClassifier:
         if s.lexical_weight and c.description_words:
             shares = overlaps(parts.request, c.description_words)
             self._add(best, via, "words", s.lexical_weight, shares)
-        if s.unasked_label_penalty and not parts.asks_labels:
+        if s.unasked_label_penalty:
             for i in (i for i, labels in enumerate(c.labelling) if labels):
-                best[i] -= s.unasked_label_penalty
-                via[i] += f"|no labels asked={-s.unasked_label_penalty:.4f}"
+                if not asks_for_labels(parts.cue, c.label_categories[i]):
+                    best[i] -= s.unasked_label_penalty
+                    via[i] += f"|no labels asked={-s.unasked_label_penalty:.4f}"
         names = [*c.tasks, FALLBACK]
         return (
             c,
