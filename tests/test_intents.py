@@ -179,7 +179,7 @@ def test_the_penalty_is_shown_and_falls_on_labelling_tasks_only(
     assert all("no labels asked" not in via[t] for t in ("customer-qa", "reasoning", "fallback"))
     assert before["customer-qa"] == pytest.approx(scores["customer-qa"])
     _, _, asked = clf.scores(tutorial, user("label this ticket: does merging two tickets notify anyone?"))
-    assert "no labels asked" not in asked["classify"]
+    assert "no labels asked" not in asked["classify"] and "labels asked=0.2000" in asked["classify"]
 
 
 def test_a_cue_in_the_first_turn_or_the_system_prompt_counts(
@@ -191,7 +191,8 @@ def test_a_cue_in_the_first_turn_or_the_system_prompt_counts(
         {"role": "user", "content": [{"type": "text", "text": "next: 'how do i set up recurring tasks'"}]},
     ]
     _, _, via = clf.scores(tutorial, conversation)
-    assert "no labels asked" not in via["classify"]
+    assert "no labels asked" not in via["classify"] and "labels asked" in via["classify"]
+    assert clf.decide(tutorial, conversation).task == "classify"
     pipeline = [{"role": "system", "content": "Triage each message."}, {"role": "user", "content": None}]
     _, _, via = clf.scores(tutorial, pipeline)
     assert "no labels asked" not in via["classify"]

@@ -115,6 +115,10 @@ class Settings:
     the *texts* it labels, so a customer's own question would otherwise look like a request to
     label it. Only where some other task could take the text: a router of labelling tasks alone
     is left as it was."""
+    asked_label_bonus: float = 0.2
+    """Given instead to such a task when the conversation does ask for labels: a pipeline's
+    system prompt or a first turn that says "classify these" makes a bare ticket in the latest
+    turn a request to label it."""
     pasted_weight: float = 0.5
     """When the latest turn is an instruction followed by pasted material (a text to translate,
     notes to summarise), the instruction is embedded on its own with weight 1 and the whole turn
@@ -567,12 +571,13 @@ class EmbeddingClassifier:
         s = self.settings
         gs = c.group_scores(v) if len(c.group_names) else np.zeros(0, np.float32)
         told: dict[int, str] = {}  # group -> what its bonuses were, for the explanation
+        kinds = intents(parts.last)
         for name, evidence, weight in (
-            ("signals", signals, s.signal_weight),
-            ("opening words", intents, s.intent_weight),
+            ("signals", signals(parts.last) if s.signal_weight else {}, s.signal_weight),
+            ("opening words", kinds, s.intent_weight),
         ):
             if weight:
-                for g, bonus in bonuses(evidence(parts.last), c.type_groups, weight).items():
+                for g, bonus in bonuses(evidence, c.type_groups, weight).items():
                     gs[g] += bonus
                     told[g] = f"{told.get(g, '')}|{name}={bonus:.4f}"
         n = len(c.tasks)
@@ -596,11 +601,12 @@ class EmbeddingClassifier:
         if s.lexical_weight and c.description_words:
             shares = overlaps(parts.request, c.description_words)
             self._add(best, via, "words", s.lexical_weight, shares)
-        if s.unasked_label_penalty:
-            for i in (i for i, labels in enumerate(c.labelling) if labels):
-                if not asks_for_labels(parts.cue, c.label_categories[i]):
-                    best[i] -= s.unasked_label_penalty
-                    via[i] += f"|no labels asked={-s.unasked_label_penalty:.4f}"
+        other_work = any(k != "text-classification" for k in kinds)  # "now translate that ticket"
+        for i in (i for i, labels in enumerate(c.labelling) if labels):
+            if not other_work and asks_for_labels(parts.cue, c.label_categories[i]):
+                self._add_one(best, via, i, "labels asked", s.asked_label_bonus)
+            else:
+                self._add_one(best, via, i, "no labels asked", -s.unasked_label_penalty)
         names = [*c.tasks, FALLBACK]
         return (
             c,
@@ -614,6 +620,13 @@ class EmbeddingClassifier:
         for i, value in enumerate(values):
             best[i] += weight * value
             via[i] += f"|{name}={weight * value:.4f}"
+
+    @staticmethod
+    def _add_one(best: list[float], via: list[str], i: int, name: str, value: float) -> None:
+        """Add ``value`` to target ``i``'s score, and say so in ``via`` (nothing when zero)."""
+        if value:
+            best[i] += value
+            via[i] += f"|{name}={value:.4f}"
 
     def decide(self, router: RouterConfig, messages: Messages) -> Match:
         """Synchronous ``classify``."""

@@ -35,6 +35,7 @@ _ADDRESSED = rf"(?:{GREETING_WORDS})(?:\s+[\w.'-]+){{0,2}}\s*[,!:\n]"
 """A greeting with up to two words of address: "Hi team,", "Hello Anna!"."""
 _POLITE = (
     rf"(?:{GREETING_WORDS}|ok(?:ay)?|cool|great|thx|ty|perfect|nice|awesome|now|also|and|so|then|"
+    r"ahora|agora|maintenant|jetzt|"
     r"please|pls|plz|kindly|quick(?:ly)?|quick one|just|por favor|bitte|s['\u2019]il (?:te|vous) pla[iî]t|"
     r"stp|(?:can|could|would|will)\s+(?:you|u)(?:\s+please|\s+pls)?|peux-tu|pouvez-vous|"
     r"puedes|podr[ií]as|i\s+(?:need|want)\s+(?:you\s+)?(?:to\s+)?|"
@@ -51,14 +52,16 @@ _DET = r"(?:me\s+|us\s+)?(?:a|an|the|some|\d+|two|three|four|five|ten|a few|a co
 _POINTS_AT = (
     r"(?=[^\n]{0,60}?(?:[:\u2192]|(?<!\w)['\"\u201c\u2018\u2019\u00ab])|[^\n]{0,60}\n|\S*(?:\s+[\w'-]+){0,3}?\s+"
     r"(?:this|that|these|those|it|them|the following|following|below|above|diesen|dieses|diese|"
-    r"den folgenden|ce|cette|ces|le texte|este|esta|estos|estas|lo siguiente)\b)"
+    r"den folgenden|ce|cette|ces|le texte|este|esta|estos|estas|lo siguiente|esse|essa|isso|isto)\b)"
 )
 """A verb's object is at hand: a colon, a quotation or a line break (the text follows) in the
 rest of the line, or a deictic word among the next four."""
 
 _LABEL_VERBS = r"classify|categori[sz]e|label|lbl|tag|triage|bucket|sort"
 _ACTS = {
-    "translation": r"(?:translate|traduis|traduire|traduce|traducir|traduza|übersetze\w*|ubersetze\w*)\b",
+    "translation": (
+        r"(?:translate|traduis|traduire|traduce|traducir|traduz|traduza|übersetze\w*|ubersetze\w*)\b"
+    ),
     "summarization": (
         r"(?:summari[sz]e|sum (?:it |this |that )?up|tl;?dr|condense|boil \w+ down|fasse|"
         r"r[ée]sum[ea]|resumir)\b"
