@@ -48,6 +48,8 @@ def user(text: str, system: str | None = None) -> list[dict[str, str]]:
         ("Fasse diesen Text in einem Satz zusammen: Das Update 4.2 ...", "summarization"),
         ("Hi team,\nplease summarize this thread in two lines", "summarization"),
         ("pull out all the dates from this: 'moved from 3/4 to 3/11'", "extraction"),
+        ("list all the email addresses in the thread below", "extraction"),
+        ("give me a two-line summary of the call", "summarization"),
         ("rewrite this to sound more professional: 'hey we messed up'", "editing"),
         ("cool now turn that into 3 bullet points for a slide", "editing"),
         ("write a marketing email announcing our new pro plan", "business-writing"),

@@ -15,9 +15,9 @@ to do, prompts *are* requests. So a router is compiled once (per distinct set of
    scored against every group of neighbours (mean of the top-k cosines, plus a bonus where
    the prompt's shape or its opening verb points at a group's type: ``features``, ``intents``);
    each task's score then gains the prompt's cosine to its moved description and its word
-   overlap, the fallback's the adapter's floor; a task about labelling texts loses a penalty
-   when nothing in the conversation asks for labels; the best task wins unless a fallback
-   group scores higher or the score is under the threshold.
+   overlap, the fallback's the adapter's floor; a task about labelling texts gains a bonus when
+   the conversation asks for labels and loses a penalty when it does not; the best task wins
+   unless a fallback group scores higher or the score is under the threshold.
 
 ``classify`` is one embedding, a matrix-vector product, a word overlap and a few regular
 expressions over the head of the request.
@@ -53,9 +53,10 @@ class Settings:
     """Knobs of the embedded classifier. Defaults were chosen on the dev set and twelve labelled
     routers, then checked once on fifteen routers written blind by others; the adapter's two
     under leave-one-router-out over those 27, then checked once on eighteen more written blind
-    (all 45 are in examples/routers); the intent weight and the labelling penalty on three sets
-    of the tutorial router's prompts written blind and five-fold CV by router, then checked
-    once on two more sets and six more routers (docs/classifier.md has every figure)."""
+    (all 45 are in examples/routers); the intent weight and the labelling bonus and penalty on
+    sets of the tutorial router's prompts written blind (read once measured) and five-fold CV
+    by router, each round then checked once on two sets nobody had read, and on six more
+    routers (docs/classifier.md, stage 9, has every figure)."""
 
     k: int = 3
     """Neighbours averaged per group."""

@@ -76,9 +76,10 @@ _ACTS = {
 """Verbs that work on a text: they count when they point at one (``_POINTS_AT``)."""
 
 _MAKES = {
-    "summarization": (
-        r"(?:give me|write|make)\s+" + _DET + _FEW + r"(?:summary|gist|tl;?dr|recap)\b|"
-        r"list (?:all|every) (?:the )?(?:dates|names|emails|amounts|numbers|ids|entities|people)\b"
+    "summarization": r"(?:give me|write|make)\s+" + _DET + _FEW + r"(?:summary|gist|tl;?dr|recap)\b",
+    "extraction": (
+        r"list (?:all|every) (?:the )?(?:dates|names|emails|email addresses|phone numbers|urls|links|"
+        r"amounts|numbers|ids|entities|people)\b"
     ),
     "editing": (
         r"make (?:this|it|that|these)(?:\s+[\w-]+){0,2}\s+(?:sound )?(?:more|less|shorter|longer|"
