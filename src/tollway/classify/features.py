@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from .memo import text_memo
+
 _LABEL_VERB = re.compile(
     r"\b(classify|classification|categori[sz]e|category|categories|label|tag|triage|"
     r"sentiment|intent|which (bucket|queue|team|department|class))\b",
@@ -40,6 +42,11 @@ SIGNAL_CHARS = 4000
 
 def signals(text: str) -> dict[str, float]:
     """Evidence, in [0, 1], for library types (keys are type names)."""
+    return dict(_signals(text))
+
+
+@text_memo
+def _signals(text: str) -> dict[str, float]:
     if len(text) > SIGNAL_CHARS:
         text = text[: SIGNAL_CHARS // 2] + "\n" + text[-SIGNAL_CHARS // 2 :]
     out: dict[str, float] = {}

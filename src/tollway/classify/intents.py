@@ -25,6 +25,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from .memo import text_memo
+
 GREETING_WORDS = (
     r"hi|hello|hey|hiya|dear|good (?:morning|afternoon|evening|day)|greetings|hola|bonjour|salut|"
     r"hallo|guten (?:morgen|tag)|buenos d[ií]as|thanks|thank you|cheers"
@@ -132,8 +134,13 @@ def request_head(text: str) -> str:
 
 def intents(text: str) -> dict[str, float]:
     """Library types (keys, each 1.0) that the request's opening words ask for."""
+    return dict.fromkeys(_intents(text), 1.0)
+
+
+@text_memo
+def _intents(text: str) -> tuple[str, ...]:
     head = request_head(text)
-    return {kind: 1.0 for kind, pattern in _KIND_RES if pattern.match(head)}
+    return tuple(kind for kind, pattern in _KIND_RES if pattern.match(head))
 
 
 _CUE_STEMS = ("classif", "categor", "kategor", "catégor", "clasific", "einordn", "triag", "sentiment")
@@ -163,6 +170,7 @@ def cue_text(turns: Iterable[str]) -> str:
     return "\n".join(clipped).lower()
 
 
+@text_memo
 def asks_for_labels(text: str, categories: frozenset[str] = frozenset()) -> bool:
     """Whether ``text`` (from ``cue_text``) asks to classify, categorise, label or triage, or
     offers a choice among at least two of ``categories`` (a labelling task's own labels:

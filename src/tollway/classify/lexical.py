@@ -18,6 +18,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from .memo import text_memo
+
 _WORD = re.compile(r"[^\W\d_][^\W_]+")
 
 _STOP = (
@@ -54,6 +56,7 @@ def stem(word: str) -> str:
     return w
 
 
+@text_memo
 def content_words(text: str) -> frozenset[str]:
     return frozenset(stem(w) for w in set(_WORD.findall(text.lower())) if w not in STOP_WORDS)
 
