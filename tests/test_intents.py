@@ -16,6 +16,7 @@ from tollway.classify.intents import (
     cue_text,
     describes_labelling,
     intents,
+    label_request,
     request_head,
 )
 from tollway.config import RouterConfig, load_config
@@ -48,7 +49,6 @@ def user(text: str, system: str | None = None) -> list[dict[str, str]]:
         ("Fasse diesen Text in einem Satz zusammen: Das Update 4.2 ...", "summarization"),
         ("Hi team,\nplease summarize this thread in two lines", "summarization"),
         ("pull out all the dates from this: 'moved from 3/4 to 3/11'", "extraction"),
-        ("list all the email addresses in the thread below", "extraction"),
         ("give me a two-line summary of the call", "summarization"),
         ("rewrite this to sound more professional: 'hey we messed up'", "editing"),
         ("cool now turn that into 3 bullet points for a slide", "editing"),
@@ -101,6 +101,7 @@ def test_the_opening_words_name_the_kind_of_work(text: str, kind: str) -> None:
         "Triage queue is empty since Monday",
         "Corrige el error de facturación",
         "Edit the invoice, can't I?",
+        "list all the phone numbers on my account, I want to remove the old one",
     ],
 )
 def test_questions_and_mentions_ask_for_no_kind_of_work(text: str) -> None:
@@ -197,7 +198,69 @@ def test_a_cue_in_the_first_turn_or_the_system_prompt_counts(
     assert clf.decide(tutorial, conversation).task == "classify"
     pipeline = [{"role": "system", "content": "Triage each message."}, {"role": "user", "content": None}]
     _, _, via = clf.scores(tutorial, pipeline)
-    assert "no labels asked" not in via["classify"]
+    assert "labels asked=0.2000" in via["classify"]
+
+
+def test_whether_labels_were_asked_for_reads_the_turns_in_order() -> None:
+    def ask(system: str, first: str, last: str) -> bool | None:
+        return label_request(cue_text([system]), cue_text([first]), cue_text([last]), intents(last))
+
+    # a pipeline's instruction makes whatever the user sends the text to label
+    triage = "Triage each message into billing, bug, how-to or account. Reply with the label only."
+    assert ask(triage, "", "rewrite this invoice: the VAT line is wrong") is True
+    assert ask("", "", "Summarize and classify this ticket: 'app crashes'") is True
+    # asked in the first turn: a pasted ticket is to label, other work is not, a question is neither
+    first = "Classify these tickets for me, one at a time."
+    assert ask("", first, "next: 'how do i set up recurring tasks'") is True
+    assert ask("", first, "the export button does nothing since Tuesday") is True
+    assert ask("", first, "thanks! now write a short apology email to that customer") is False
+    assert ask("", first, "unrelated, how do I add a second user to my own workspace?") is None
+    assert ask("", "", "how do I add a second user to my workspace?") is False
+
+
+@pytest.mark.parametrize(
+    ("conversation", "route"),
+    [
+        (
+            [
+                {"role": "system", "content": "Triage each message: billing, bug, how-to or account."},
+                {"role": "user", "content": "rewrite this invoice: the VAT line is wrong, the total is off"},
+            ],
+            "classify",
+        ),
+        (
+            [
+                {"role": "user", "content": "Classify this ticket: 'I was charged twice in March'"},
+                {"role": "assistant", "content": "billing"},
+                {"role": "user", "content": "thanks. unrelated, how do I add a second user to my workspace?"},
+            ],
+            "customer-qa",
+        ),
+        (
+            [
+                {"role": "user", "content": "Classify this ticket: 'I was charged twice in March'"},
+                {"role": "assistant", "content": "billing"},
+                {"role": "user", "content": "thanks! now write a short apology email to that customer"},
+            ],
+            None,
+        ),
+    ],
+)
+def test_conversations_that_asked_for_labels_once(
+    clf: EmbeddingClassifier, tutorial: RouterConfig, conversation: list[dict[str, str]], route: str | None
+) -> None:
+    assert clf.decide(tutorial, conversation).task == route
+
+
+def test_the_label_bonus_and_penalty_can_be_turned_off(
+    clf: EmbeddingClassifier, tutorial: RouterConfig
+) -> None:
+    off = EmbeddingClassifier(
+        embedder=clf.embedder, settings=Settings(asked_label_bonus=0.0, unasked_label_penalty=0.0)
+    )
+    for text in ("label this ticket: 'refund please'", "Does the free plan include custom domains?"):
+        _, _, via = off.scores(tutorial, user(text))
+        assert "labels asked" not in via["classify"]
 
 
 def test_a_router_of_labelling_tasks_only_is_not_penalised(clf: EmbeddingClassifier) -> None:

@@ -32,3 +32,13 @@ def test_the_features_a_decision_reads_are_copies_callers_may_change() -> None:
     sig = signals("def f(x):\n    return x + 1\nclass A:\n    pass")
     sig.clear()
     assert "code-generation" in signals("def f(x):\n    return x + 1\nclass A:\n    pass")
+
+
+def test_other_arguments_are_part_of_the_key_and_long_texts_are_still_right() -> None:
+    from tollway.classify.intents import asks_for_labels
+
+    text = "is this billing or account: 'pls cancel my sub'"
+    assert asks_for_labels(text) is False
+    assert asks_for_labels(text, frozenset({"billing", "account"})) is True
+    long = "x " * MAX_CHARS + "which queue should own this?"
+    assert asks_for_labels(long) is True and asks_for_labels(long) is True

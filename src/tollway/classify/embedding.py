@@ -16,8 +16,9 @@ to do, prompts *are* requests. So a router is compiled once (per distinct set of
    the prompt's shape or its opening verb points at a group's type: ``features``, ``intents``);
    each task's score then gains the prompt's cosine to its moved description and its word
    overlap, the fallback's the adapter's floor; a task about labelling texts gains a bonus when
-   the conversation asks for labels and loses a penalty when it does not; the best task wins
-   unless a fallback group scores higher or the score is under the threshold.
+   the conversation asks for labels and loses a penalty when it does not (``intents.
+   label_request``); the best task wins unless a fallback group scores higher or the score is
+   under the threshold.
 
 ``classify`` is one embedding, a matrix-vector product, a word overlap and a few regular
 expressions over the head of the request.
@@ -41,17 +42,18 @@ from .base import Match, Messages
 from .embedders import Embedder, Vectors, default_embedder
 from .exemplars import Library, default_library
 from .features import bonuses, signals
-from .intents import GREETING_WORDS, asks_for_labels, categories, cue_text, describes_labelling, intents
+from .intents import GREETING_WORDS, categories, cue_text, describes_labelling, intents, label_request
 from .lexical import HEAD_CHARS, DescriptionWords, Idf, overlaps
 from .memo import text_memo
 from .vectors import key_of, shipped_vectors
 
 FALLBACK = "fallback"
 
-PRODUCT_ROWS = 768
-"""Rows per matrix-vector product when scoring. OpenBLAS hands a (1.5k x 512) product to a second
-thread, which then spins: on two cores that doubled a server's CPU per request (1,730 against
-765 us at c=32) for 10 us of wall time saved; products of up to 768 rows stay on one thread."""
+PRODUCT_ELEMENTS = 768 * 512
+"""Matrix elements per matrix-vector product when scoring. OpenBLAS (0.3.31 here) hands a
+(1,514 x 512) product to a second thread, which then spins: on two cores that doubled a server's
+CPU per request (1,730 against 825 us at c=32) for 10 us of wall time saved. Products of up to
+768 x 512 stayed on one thread; 1,024 x 512 and 768 x 768 did not."""
 
 
 @dataclass(frozen=True)
@@ -118,14 +120,17 @@ class Settings:
     """Taken from a task about labelling texts (its description asks to classify, categorise,
     label or triage, and the closest library type it claims is text classification) when
     nothing the classifier reads of the conversation asks for labels or offers a choice among
-    the task's own categories (``intents.asks_for_labels``): such a task's description matches
+    the task's own categories, or when only the first turn asked and the latest asks for
+    another kind of work (``intents.label_request``): such a task's description matches
     the *texts* it labels, so a customer's own question would otherwise look like a request to
     label it. Only where some other task could take the text: a router of labelling tasks alone
     is left as it was."""
     asked_label_bonus: float = 0.2
     """Given instead to such a task when the conversation does ask for labels: a pipeline's
     system prompt or a first turn that says "classify these" makes a bare ticket in the latest
-    turn a request to label it."""
+    turn a request to label it. Neither is given when only the first turn asked and the latest
+    is a question of its own. (The opening-verb reading behind "another kind of work" is used
+    here even when ``intent_weight`` is 0.)"""
     pasted_weight: float = 0.5
     """When the latest turn is an instruction followed by pasted material (a text to translate,
     notes to summarise), the instruction is embedded on its own with weight 1 and the whole turn
@@ -177,8 +182,9 @@ class CompiledRouter:
     def group_scores(self, vector: Vectors) -> NDArray[np.float32]:
         """Each group's mean of its top-k cosines to ``vector``."""
         sims = np.empty(len(self.matrix) + 1, dtype=np.float32)
-        for start in range(0, len(self.matrix), PRODUCT_ROWS):
-            rows = self.matrix[start : start + PRODUCT_ROWS]
+        block = max(1, PRODUCT_ELEMENTS // max(1, self.matrix.shape[1]))
+        for start in range(0, len(self.matrix), block):
+            rows = self.matrix[start : start + block]
             np.matmul(rows, vector, out=sims[start : start + len(rows)])
         sims[-1] = -np.inf  # the padding sentinel of ``index``
         padded = sims[self.index]
@@ -255,13 +261,14 @@ def conversation_parts(messages: Messages) -> tuple[str, str, str]:
 class _Parts(NamedTuple):
     """What ``classify`` reads of a conversation: the texts to embed and their weights, the
     latest user turn, its request (the instruction alone when material is pasted under it), and
-    where a request for labels would be (``intents.cue_text``)."""
+    where a request for labels would be (``intents.cue_text`` of the system prompt, the first and
+    the latest user turns)."""
 
     texts: list[str]
     weights: list[float]
     last: str
     request: str
-    cue: str
+    cue: tuple[str, str, str]
 
 
 class EmbeddingClassifier:
@@ -555,7 +562,8 @@ class EmbeddingClassifier:
             weights[0] *= s.pasted_weight
             texts.append(instruction)
             weights.append(s.last_weight)
-        return _Parts(texts, weights, last, instruction or last, cue_text((system, first, last)))
+        cue = (cue_text((system,)), cue_text((first,)), cue_text((last,)))
+        return _Parts(texts, weights, last, instruction or last, cue)
 
     @staticmethod
     def _combine(vecs: Vectors, weights: list[float]) -> Vectors:
@@ -613,11 +621,11 @@ class EmbeddingClassifier:
         if s.lexical_weight and c.description_words:
             shares = overlaps(parts.request, c.description_words)
             self._add(best, via, "words", s.lexical_weight, shares)
-        other_work = any(k != "text-classification" for k in kinds)  # "now translate that ticket"
         for i in (i for i, labels in enumerate(c.labelling) if labels):
-            if not other_work and asks_for_labels(parts.cue, c.label_categories[i]):
+            asked = label_request(*parts.cue, kinds, c.label_categories[i])
+            if asked:
                 self._add_one(best, via, i, "labels asked", s.asked_label_bonus)
-            else:
+            elif asked is not None:
                 self._add_one(best, via, i, "no labels asked", -s.unasked_label_penalty)
         names = [*c.tasks, FALLBACK]
         return (

@@ -46,7 +46,8 @@ def signals(text: str) -> dict[str, float]:
 
 
 @text_memo
-def _signals(text: str) -> dict[str, float]:
+def _signals(text: str) -> tuple[tuple[str, float], ...]:
+    """``signals`` as pairs: remembered, so nothing a caller does can change it."""
     if len(text) > SIGNAL_CHARS:
         text = text[: SIGNAL_CHARS // 2] + "\n" + text[-SIGNAL_CHARS // 2 :]
     out: dict[str, float] = {}
@@ -62,7 +63,7 @@ def _signals(text: str) -> dict[str, float]:
     numbers = len(_NUMBER.findall(text))
     if numbers >= 2 and (_QUANT_Q.search(text) or _MATH_OP.search(text)):
         out["math"] = 1.0 if numbers >= 3 else 0.5
-    return out
+    return tuple(out.items())
 
 
 def bonuses(

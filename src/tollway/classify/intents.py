@@ -6,18 +6,20 @@ a billing task, and a customer's own question next to a task that *labels* custo
 The verb that opens a request says what is wanted whatever the subject, so:
 
 - ``intents`` maps the opening of a request (after greetings, "please", "can you", "now", ...)
-  to the library types it asks for, in English and a little French, German and Spanish. Like
+  to the library types it asks for, in English and a little French, German, Spanish and
+  Portuguese. Like
   ``features.signals``, each adds a bonus to that type's score, so it helps whichever task
   claims the type, and the fallback when no task does. A verb that works on a given text
   (translate, summarise, extract, rewrite, classify) counts only when it points at one ("this",
   "the following", a colon, a quotation, pasted lines), so that "Translated invoices arrive
   garbled" or "Polish invoices show the wrong VAT" stay questions about a product; a verb that
   makes something counts with its object ("write a tweet", "draft an email", "write a script").
-- ``asks_for_labels`` tells whether a conversation (system prompt, first and latest user turns:
-  what the embedding reads) asks to classify, categorise, label or triage, names two of a
-  labelling task's own categories, or asks "positive or negative". A task about labelling texts
-  scores its description's subject, not the act of labelling, so without such a cue it loses
-  ``Settings.unasked_label_penalty``.
+- ``asks_for_labels`` tells whether a text asks to classify, categorise, label or triage, offers
+  a choice among two of a labelling task's own categories, or asks "positive or negative";
+  ``label_request`` reads a conversation's system prompt, first and latest user turns (what the
+  embedding reads) in that light. A task about labelling texts scores its description's
+  subject, not the act of labelling, so it gains ``Settings.asked_label_bonus`` when labels are
+  asked for and loses ``Settings.unasked_label_penalty`` when they are not.
 """
 
 from __future__ import annotations
@@ -79,10 +81,6 @@ _ACTS = {
 
 _MAKES = {
     "summarization": r"(?:give me|write|make)\s+" + _DET + _FEW + r"(?:summary|gist|tl;?dr|recap)\b",
-    "extraction": (
-        r"list (?:all|every) (?:the )?(?:dates|names|emails|email addresses|phone numbers|urls|links|"
-        r"amounts|numbers|ids|entities|people)\b"
-    ),
     "editing": (
         r"make (?:this|it|that|these)(?:\s+[\w-]+){0,2}\s+(?:sound )?(?:more|less|shorter|longer|"
         r"friendlier|nicer|formal|professional|polite|concise|clearer)\b|turn (?:this|that|it|these|"
@@ -183,6 +181,33 @@ def asks_for_labels(text: str, categories: frozenset[str] = frozenset()) -> bool
     if len(categories) < 2 or sum(c in text for c in categories) < 2:
         return False
     return any(len(choices(m) & categories) >= 2 for m in _CHOICES.findall(text))
+
+
+_QUOTED = re.compile(
+    r"(?<!\w)['\"\u201c\u2018\u00ab][^'\"\u201d\u2019\u00bb]{3,}['\"\u201d\u2019\u00bb](?!\w)"
+)
+"""A quotation in a turn: the text to label, pasted."""
+
+
+def label_request(
+    system: str, first: str, last: str, kinds: Iterable[str], categories: frozenset[str] = frozenset()
+) -> bool | None:
+    """Does a conversation ask for labels? ``system``, ``first`` and ``last`` are the ``cue_text``
+    of its system prompt, first and latest user turns; ``kinds`` what the latest turn's opening
+    asks for (``intents``). True when the system prompt or the latest turn asks (a pipeline's
+    instruction makes whatever the user turn says the text to label). When only the first turn
+    asked ("classify these for me"): False if the latest turn asks for another kind of work
+    ("now translate that ticket"), True if it reads as material to label (quoted, or not a
+    question), None (neither) if it is a question of its own."""
+    if asks_for_labels(system, categories) or asks_for_labels(last, categories):
+        return True
+    if not (first and asks_for_labels(first, categories)):
+        return False
+    if any(kind != "text-classification" for kind in kinds):
+        return False
+    if _QUOTED.search(last) or not last.rstrip().endswith("?"):
+        return True
+    return None
 
 
 def describes_labelling(description: str) -> bool:

@@ -56,9 +56,12 @@ def stem(word: str) -> str:
     return w
 
 
-@text_memo
-def content_words(text: str) -> frozenset[str]:
+def _content_words(text: str) -> frozenset[str]:
     return frozenset(stem(w) for w in set(_WORD.findall(text.lower())) if w not in STOP_WORDS)
+
+
+content_words = text_memo(_content_words)
+"""The stemmed content words of a text (remembered for short texts: prompts repeat)."""
 
 
 def english_share(text: str) -> float:
@@ -84,7 +87,7 @@ class Idf:
     """Inverse document frequencies over a corpus (the library's exemplars)."""
 
     def __init__(self, corpus: Iterable[str]) -> None:
-        docs = [content_words(t) for t in corpus]
+        docs = [_content_words(t) for t in corpus]  # the library: read once, not worth keeping
         self.size = len(docs)
         self.frequency = Counter(w for d in docs for w in d)
 
