@@ -102,6 +102,8 @@ TUTORIAL_HOLDOUT = Path(__file__).resolve().parents[1] / "examples" / "tutorial-
         ("tut7-conversations-languages", 0.92),
         ("tut8-everyday", 0.91),
         ("tut9-dataset-styles", 0.95),
+        ("tut10-everyday", 0.91),
+        ("tut11-support-desk", 0.88),
     ],
 )
 def test_the_tutorial_router_on_prompts_written_blind_in_other_wordings(
@@ -109,8 +111,8 @@ def test_the_tutorial_router_on_prompts_written_blind_in_other_wordings(
 ) -> None:
     """Prompts for the tutorial's router written by hand by helpers who had not seen the
     classifier (examples/tutorial-holdout/README.md; docs/classifier.md, stage 9). The final
-    classifier: 92.6 / 89.4 / 89.5 / 93.4 / 96.9 / 90.2 / 95.7 / 94.4 / 98.1%; the last two were
-    measured once, blind (the classifier the stage started from: 84.0 / 88.8%)."""
+    classifier: 92.6 / 89.4 / 89.5 / 93.4 / 96.9 / 90.2 / 95.7 / 94.4 / 98.1 / 93.8 / 91.4%; the
+    last two were measured once, blind (the classifier the stage started from: 86.3 / 74.7%)."""
     rows = [json.loads(line) for line in (TUTORIAL_HOLDOUT / f"{name}.jsonl").read_text("utf-8").splitlines()]
     assert accuracy(clf, mission, rows) >= floor
 
