@@ -117,24 +117,24 @@ def test_the_head_skips_greetings_and_politeness() -> None:
 
 
 def test_a_labelling_cue_is_found_in_what_the_classifier_reads() -> None:
-    assert asks_for_labels(cue_text(["You are a ticket triage bot.", "", "'2fa codes never arrive by sms'"]))
-    assert asks_for_labels(cue_text(["ticket: 'export does nothing' -> category pls"]))
-    assert asks_for_labels(cue_text(["Kategorie bitte: 'Rechnung falsch'"]))
-    assert asks_for_labels(cue_text(["Is this review positive or negative? 'Loved it.'"]))
-    assert not asks_for_labels(cue_text(["Does the free plan include custom domains?"]))
+    assert asks_for_labels(cue_text("You are a ticket triage bot.\n'2fa codes never arrive by sms'"))
+    assert asks_for_labels(cue_text("ticket: 'export does nothing' -> category pls"))
+    assert asks_for_labels(cue_text("Kategorie bitte: 'Rechnung falsch'"))
+    assert asks_for_labels(cue_text("Is this review positive or negative? 'Loved it.'"))
+    assert not asks_for_labels(cue_text("Does the free plan include custom domains?"))
     # a long paste: the cue after it is still read
-    assert asks_for_labels(cue_text(["x " * 1_000_000 + "\nwhich queue should own this?"]))
-    assert len(cue_text(["x" * 1_000_000])) < 3000
+    assert asks_for_labels(cue_text("x " * 1_000_000 + "\nwhich queue should own this?"))
+    assert len(cue_text("x" * 1_000_000)) < 3000
 
 
 def test_a_choice_among_the_tasks_own_categories_asks_for_labels() -> None:
     labels = categories(TUTORIAL["policies"][0]["custom_task"]["description"])
     assert labels == {"billing", "bug", "how-to", "account"}
-    assert asks_for_labels(cue_text(["billing, bug, how-to or account? 'I can't log in'"]), labels)
-    assert asks_for_labels(cue_text(["is this billing or account lol: 'pls cancel my sub'"]), labels)
+    assert asks_for_labels(cue_text("billing, bug, how-to or account? 'I can't log in'"), labels)
+    assert asks_for_labels(cue_text("is this billing or account lol: 'pls cancel my sub'"), labels)
     # naming two of them in passing is a customer's question, not a choice
-    assert not asks_for_labels(cue_text(["Does deleting a workspace stop billing for my account?"]), labels)
-    assert not asks_for_labels(cue_text(["can i pay by card or wire?"]), labels)
+    assert not asks_for_labels(cue_text("Does deleting a workspace stop billing for my account?"), labels)
+    assert not asks_for_labels(cue_text("can i pay by card or wire?"), labels)
 
 
 def test_a_task_describes_labelling_in_its_own_words() -> None:
@@ -203,7 +203,7 @@ def test_a_cue_in_the_first_turn_or_the_system_prompt_counts(
 
 def test_whether_labels_were_asked_for_reads_the_turns_in_order() -> None:
     def ask(system: str, first: str, last: str) -> bool | None:
-        return label_request(cue_text([system]), cue_text([first]), cue_text([last]), intents(last))
+        return label_request(cue_text(system), cue_text(first), cue_text(last), intents(last))
 
     # a pipeline's instruction makes whatever the user sends the text to label
     triage = "Triage each message into billing, bug, how-to or account. Reply with the label only."

@@ -260,15 +260,15 @@ def conversation_parts(messages: Messages) -> tuple[str, str, str]:
 
 class _Parts(NamedTuple):
     """What ``classify`` reads of a conversation: the texts to embed and their weights, the
-    latest user turn, its request (the instruction alone when material is pasted under it), and
-    where a request for labels would be (``intents.cue_text`` of the system prompt, the first and
-    the latest user turns)."""
+    latest user turn, its request (the instruction alone when material is pasted under it), the
+    first user turn (when it differs) and the system prompt."""
 
     texts: list[str]
     weights: list[float]
     last: str
     request: str
-    cue: tuple[str, str, str]
+    first: str
+    system: str
 
 
 class EmbeddingClassifier:
@@ -562,8 +562,7 @@ class EmbeddingClassifier:
             weights[0] *= s.pasted_weight
             texts.append(instruction)
             weights.append(s.last_weight)
-        cue = (cue_text((system,)), cue_text((first,)), cue_text((last,)))
-        return _Parts(texts, weights, last, instruction or last, cue)
+        return _Parts(texts, weights, last, instruction or last, first, system)
 
     @staticmethod
     def _combine(vecs: Vectors, weights: list[float]) -> Vectors:
@@ -621,12 +620,14 @@ class EmbeddingClassifier:
         if s.lexical_weight and c.description_words:
             shares = overlaps(parts.request, c.description_words)
             self._add(best, via, "words", s.lexical_weight, shares)
-        for i in (i for i, labels in enumerate(c.labelling) if labels):
-            asked = label_request(*parts.cue, kinds, c.label_categories[i])
-            if asked:
-                self._add_one(best, via, i, "labels asked", s.asked_label_bonus)
-            elif asked is not None:
-                self._add_one(best, via, i, "no labels asked", -s.unasked_label_penalty)
+        if any(c.labelling):  # read the turns for a request for labels only where it matters
+            cue = (cue_text(parts.system), cue_text(parts.first), cue_text(parts.last))
+            for i in (i for i, labels in enumerate(c.labelling) if labels):
+                asked = label_request(*cue, kinds, c.label_categories[i])
+                if asked:
+                    self._add_one(best, via, i, "labels asked", s.asked_label_bonus)
+                elif asked is not None:
+                    self._add_one(best, via, i, "no labels asked", -s.unasked_label_penalty)
         names = [*c.tasks, FALLBACK]
         return (
             c,

@@ -162,10 +162,11 @@ CUE_CHARS = 1000
 come before or after the text to label, and a 4 MB paste does not hold a decision up."""
 
 
-def cue_text(turns: Iterable[str]) -> str:
-    """The lower-cased heads and tails of ``turns``, where a request for labels would be."""
-    clipped = (t if len(t) <= CUE_CHARS else f"{t[: CUE_CHARS // 2]}\n{t[-CUE_CHARS // 2 :]}" for t in turns)
-    return "\n".join(clipped).lower()
+def cue_text(turn: str) -> str:
+    """The lower-cased head and tail of a turn, where a request for labels would be."""
+    if len(turn) > CUE_CHARS:
+        turn = f"{turn[: CUE_CHARS // 2]}\n{turn[-CUE_CHARS // 2 :]}"
+    return turn.lower()
 
 
 @text_memo
