@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .classify.base import Classifier, Match
+from .classify.cascade import DEFAULT_MIN_MARGIN
 from .config import FALLBACK, RouterConfig
 
 
@@ -53,9 +54,9 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
-CONFIDENT_MARGIN = 0.10
-"""Decisions with at least this margin are reported apart: on 18 routers written blind by others
-they were 69% of the requests at 90% accuracy (docs/classifier.md), the ones a cascade keeps."""
+CONFIDENT_MARGIN = DEFAULT_MIN_MARGIN
+"""Decisions with at least this margin are reported apart: the ones a ``CascadeClassifier`` with
+its default ``min_margin`` keeps from its primary."""
 
 
 async def evaluate_async(

@@ -5,17 +5,22 @@ from __future__ import annotations
 from ..config import RouterConfig
 from .base import Classifier, Match, Messages
 
+DEFAULT_MIN_MARGIN = 0.10
+"""Where the embedded classifier's confident decisions were 90% right on routers written blind by
+others (69-75% of their requests; docs/classifier.md). ``tollway eval`` reports the decisions at
+or above it as the ones a cascade keeps."""
+
 
 class CascadeClassifier:
     """``primary`` (say the embedded classifier) decides when its margin is at least
     ``min_margin``; below that, ``secondary`` (say an ``LLMClassifier``) is asked. If the secondary
     fails outright (its match says so and names no task while the primary did), the primary's
-    answer stands. The explanation says which one decided.
+    answer stands. The explanation says which one decided. The default margin:
+    ``DEFAULT_MIN_MARGIN``."""
 
-    The default margin is where the embedded classifier's confident decisions were 90% right on
-    routers written blind by others (69% of their requests; docs/classifier.md)."""
-
-    def __init__(self, primary: Classifier, secondary: Classifier, min_margin: float = 0.10) -> None:
+    def __init__(
+        self, primary: Classifier, secondary: Classifier, min_margin: float = DEFAULT_MIN_MARGIN
+    ) -> None:
         self.primary = primary
         self.secondary = secondary
         self.min_margin = min_margin
