@@ -20,7 +20,7 @@ from tollway.classify.embedding import conversation_parts, split_instruction
 from tollway.classify.exemplars import default_library
 from tollway.classify.features import signals
 from tollway.config import RouterConfig, load_config
-from tollway.evaluate import right_answers
+from tollway.evaluate import load_rows, right_answers
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT.parent / "shared" / "eval" / "routing-dev.jsonl"
@@ -55,14 +55,14 @@ def accuracy(clf: EmbeddingClassifier, router: RouterConfig, rows: list[dict[str
 
 @pytest.mark.skipif(not DEV.exists(), reason="shared eval data not present")
 def test_dev_accuracy_floor(clf: EmbeddingClassifier, mission: RouterConfig) -> None:
-    rows = [json.loads(line) for line in DEV.read_text("utf-8").splitlines() if line]
+    rows = load_rows(DEV)
     # measured 96.0% (see docs/classifier.md); the floor catches regressions
     assert accuracy(clf, mission, rows) >= 0.93
 
 
 def test_second_router_accuracy_floor(clf: EmbeddingClassifier) -> None:
     router = next(iter(load_config(POLY).routers.values()))
-    rows = [json.loads(line) for line in POLY_ROWS.read_text("utf-8").splitlines() if line]
+    rows = load_rows(POLY_ROWS)
     # measured 94.5%
     assert accuracy(clf, router, rows) >= 0.85
 
@@ -83,7 +83,7 @@ def test_routers_written_blind_whose_tasks_no_library_type_covers(
     on the same rows: 62%, 57%, 65%; the classifier before the description adapter and the word
     overlap: 66%, 60%, 65%)."""
     router = next(iter(load_config(HOLDOUT / f"{name}.yaml").routers.values()))
-    rows = [json.loads(line) for line in (HOLDOUT / f"{name}.jsonl").read_text("utf-8").splitlines()]
+    rows = load_rows(HOLDOUT / f"{name}.jsonl")
     assert accuracy(clf, router, rows) >= floor
 
 
@@ -113,7 +113,7 @@ def test_the_tutorial_router_on_prompts_written_blind_in_other_wordings(
     classifier (examples/tutorial-holdout/README.md; docs/classifier.md, stage 9). The final
     classifier: 92.6 / 89.4 / 89.5 / 93.4 / 96.9 / 90.2 / 95.7 / 94.4 / 98.1 / 93.8 / 91.4%; the
     last two were measured once, blind (the classifier the stage started from: 86.3 / 74.7%)."""
-    rows = [json.loads(line) for line in (TUTORIAL_HOLDOUT / f"{name}.jsonl").read_text("utf-8").splitlines()]
+    rows = load_rows(TUTORIAL_HOLDOUT / f"{name}.jsonl")
     assert accuracy(clf, mission, rows) >= floor
 
 
